@@ -1,0 +1,221 @@
+"""The ``splitbrain`` command line: test, check, analyze, heal.
+
+Exit codes: 0 valid, 1 invalid, 2 unknown, 3 harness/environment error, 254 bad usage or input.
+A user mistake is reported on one line (``splitbrain: what: where``), never with a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from harness import exit_codes
+from harness.errors import InputError, SplitbrainError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one InputError line (exit 254), not exit 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        raise InputError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _positive_float(flag):
+    def parse(s):
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be a number, got {s!r}") from None
+        if not v > 0 or v != v:
+            raise argparse.ArgumentTypeError(f"{flag} must be > 0, got {s}")
+        return v
+
+    return parse
+
+
+def _int_in(flag, lo, hi):
+    def parse(s):
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer, got {s!r}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{flag} must be from {lo} to {hi}, got {v}")
+        return v
+
+    return parse
+
+
+def _json_value(s):
+    try:
+        return json.loads(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--initial must be JSON (e.g. 0, null, \"x\"), got {s!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="splitbrain", description="Jepsen-style consistency testing.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    t = sub.add_parser("test", help="deploy a cluster, run a workload under faults, check it")
+    t.add_argument("spec", nargs="?", metavar="TEST.yaml", help="test spec (flags override it)")
+    t.add_argument("--name")
+    t.add_argument("--db", help="raft|paxos|etcd|commands|module:Class (now: etcd)")
+    t.add_argument("--workload", help="workload name (now: register)")
+    t.add_argument("--nemesis", help="comma-separated nemeses, or 'none' (now: partition)")
+    t.add_argument("--backend", help="local|docker|ssh (now: local)")
+    t.add_argument("--nodes", help="a count (5) or names (n1,n2,n3)")
+    t.add_argument("--concurrency", type=_int_in("--concurrency", 1, 1000))
+    t.add_argument("--rate", type=_positive_float("--rate"), help="client ops per second, total")
+    t.add_argument("--time-limit", type=_float_any("--time-limit"), help="seconds of workload")
+    t.add_argument("--op-timeout", type=_positive_float("--op-timeout"))
+    t.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1))
+    t.add_argument("--store", help="store directory (default ./store)")
+    t.add_argument("--bug", help="planted bug for reference targets")
+    t.add_argument("--junit", help="write a JUnit XML report here")
+    t.add_argument(
+        "--db-option", action="append", default=[], metavar="KEY=VALUE",
+        help="target option, e.g. serializable=true (repeatable; VALUE is YAML)",
+    )
+    t.add_argument(
+        "--nemesis-option", action="append", default=[], metavar="KEY=VALUE",
+        help="nemesis option, e.g. partition=primaries or interval=5 (repeatable)",
+    )
+
+    c = sub.add_parser("check", help="check history files offline")
+    c.add_argument("histories", nargs="+", metavar="HISTORY")
+    c.add_argument("--checker", default="linearizable")
+    c.add_argument("--model", default="cas-register")
+    c.add_argument("--initial", type=_json_value, default=None, help="initial value as JSON")
+    from harness.history.formats import FORMATS
+
+    c.add_argument("--format", choices=FORMATS, default=None, help="default: detect")
+    c.add_argument("--timeout", type=_positive_float("--timeout"), default=None)
+    c.add_argument("--open-as-info", action="store_true",
+                   help="treat invokes with no completion as indeterminate (info)")
+    c.add_argument("--json", action="store_true", help="print the results objects")
+
+    a = sub.add_parser("analyze", help="re-check a stored run")
+    a.add_argument("run_dir", metavar="RUN_DIR")
+    a.add_argument("--timeout", type=_positive_float("--timeout"), default=None)
+
+    sub.add_parser("heal", help="remove leftovers of crashed runs (namespaces, bridges, rules)")
+    return p
+
+
+def _float_any(flag):
+    # Accept any number here so the spec validator gives the one message for bad values.
+    def parse(s):
+        try:
+            return float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be a number, got {s!r}") from None
+
+    return parse
+
+
+def _key_values(items, flag) -> dict:
+    import yaml
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"{flag}: expected KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = yaml.safe_load(v) if v else None
+        except yaml.YAMLError:
+            out[k.strip()] = v
+    return out
+
+
+def cmd_test(args) -> int:
+    from harness.config import load_spec
+    from harness.runner import run_test
+
+    overrides = {
+        "name": args.name, "db": args.db, "workload": args.workload, "nemesis": args.nemesis,
+        "backend": args.backend, "nodes": args.nodes, "concurrency": args.concurrency,
+        "rate": args.rate, "time_limit": args.time_limit, "op_timeout": args.op_timeout,
+        "seed": args.seed, "store": args.store, "bug": args.bug, "junit": args.junit,
+    }
+    if args.db_option:
+        overrides["db_options"] = _key_values(args.db_option, "--db-option")
+    if args.nemesis_option:
+        overrides["nemesis_options"] = _key_values(args.nemesis_option, "--nemesis-option")
+    spec = load_spec(args.spec, overrides)
+    outcome = run_test(spec)
+    return outcome.exit_code
+
+
+def cmd_check(args) -> int:
+    from harness.history_check import CheckRequest, check_file
+
+    req = CheckRequest(
+        checker=args.checker, model=args.model, initial=args.initial,
+        timeout_s=args.timeout, open_as_info=args.open_as_info,
+    )
+    codes = []
+    for path in args.histories:
+        try:
+            result, seconds = check_file(path, args.format, req)
+        except InputError as e:
+            print(f"splitbrain: {e}", file=sys.stderr)
+            codes.append(exit_codes.BAD_INPUT)
+            continue
+        code = exit_codes.for_verdict(result.get("valid"))
+        codes.append(code)
+        if args.json:
+            out = dict(result)
+            if len(args.histories) > 1:
+                out["file"] = path
+            print(json.dumps(out, default=str))
+        else:
+            print(f"{path}\t{exit_codes.verdict_word(result.get('valid'))}\t{seconds:.3f}")
+        sys.stdout.flush()
+    return exit_codes.worst(codes)
+
+
+def cmd_analyze(args) -> int:
+    from harness.analyze import analyze_run
+
+    return analyze_run(args.run_dir, timeout_s=args.timeout)
+
+
+def cmd_heal(args) -> int:
+    from harness.heal import heal
+
+    report = heal()
+    removed = getattr(report, "removed", report) or []
+    for item in removed:
+        print(f"removed {item}")
+    if not removed:
+        print("nothing to heal")
+    return exit_codes.VALID
+
+
+COMMANDS = {"test": cmd_test, "check": cmd_check, "analyze": cmd_analyze, "heal": cmd_heal}
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``splitbrain`` console script."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return exit_codes.BAD_INPUT
+        return COMMANDS[args.command](args)
+    except SplitbrainError as e:
+        print(f"splitbrain: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("splitbrain: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return exit_codes.HARNESS_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
