@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from harness import exit_codes
-from harness.errors import InputError, SplitbrainError
+from harness.errors import EnvironmentProblem, InputError, SplitbrainError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("run_dir", metavar="RUN_DIR")
     a.add_argument("--timeout", type=_positive_float("--timeout"), default=None)
 
-    sub.add_parser("heal", help="remove leftovers of crashed runs (namespaces, bridges, rules)")
+    h = sub.add_parser("heal", help="remove leftovers of crashed runs (namespaces, bridges, rules)")
+    h.add_argument("--force", action="store_true",
+                   help="also remove runs whose controller still seems alive")
     return p
 
 
@@ -186,13 +189,11 @@ def cmd_analyze(args) -> int:
 def cmd_heal(args) -> int:
     from harness.heal import heal
 
-    report = heal()
-    removed = getattr(report, "removed", report) or []
-    for item in removed:
-        print(f"removed {item}")
-    if not removed:
-        print("nothing to heal")
-    return exit_codes.VALID
+    if os.geteuid() != 0:
+        raise EnvironmentProblem("heal needs root to remove namespaces, bridges and iptables rules")
+    report = heal(force=args.force)
+    print(report)
+    return exit_codes.VALID if report.ok else exit_codes.HARNESS_ERROR
 
 
 COMMANDS = {"test": cmd_test, "check": cmd_check, "analyze": cmd_analyze, "heal": cmd_heal}

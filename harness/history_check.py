@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from harness.errors import InputError
-from harness.history.formats import read_history
+from harness.history.formats import detect_format, read_history
 from harness.history.pairing import pair_ops
 
 CHECKERS = ("linearizable",)
@@ -40,9 +40,18 @@ def make_checker(req: CheckRequest):
     return LinearizableChecker(make_model(req.model, req.initial), timeout_s=req.timeout_s)
 
 
+# Formats written by other tools follow those tools' convention for an invoke that never
+# completed (Knossos/Jepsen: a crashed op, indeterminate; Porcupine: returns "unknown" at the end).
+# Our own JSONL writer always records a completion, so there an open invoke is an error unless the
+# user says otherwise (--open-as-info; `analyze` does this for crashed runs).
+OPEN_INVOKES_ARE_INFO = {"edn", "json", "porcupine-etcd", "porcupine-kv"}
+
+
 def load_checked_history(path: str, fmt: str | None, open_as_info: bool) -> list[dict]:
     """Read a history and make sure every invoke is paired (raising InputError otherwise)."""
+    fmt = fmt or detect_format(path)
     history = read_history(path, fmt)
+    open_as_info = open_as_info or fmt in OPEN_INVOKES_ARE_INFO
     try:
         pair_ops(history, open_as_info=open_as_info)
     except InputError as e:
@@ -52,8 +61,8 @@ def load_checked_history(path: str, fmt: str | None, open_as_info: bool) -> list
 
 def check_file(path: str, fmt: str | None, req: CheckRequest) -> tuple[dict, float]:
     """Check one file: (results, seconds spent checking, parsing excluded)."""
-    history = load_checked_history(path, fmt, req.open_as_info)
     checker = make_checker(req)
+    history = load_checked_history(path, fmt, req.open_as_info)
     t0 = time.perf_counter()
-    result = checker.check(None, history, {"open_as_info": req.open_as_info})
+    result = checker.check(None, history, {"open_as_info": True})
     return result, time.perf_counter() - t0

@@ -72,10 +72,11 @@ class _Worker:
     (its op timed out), it posts nothing more, closes its client when its op returns, and ends.
     """
 
-    def __init__(self, run: Interpreter, thread: Any, generation: int):
-        self.run = run
+    def __init__(self, interp: Interpreter, thread: Any, generation: int):
+        self.interp = interp
         self.thread = thread
-        self.node = None if thread == NEMESIS or not run.nodes else run.nodes[thread % len(run.nodes)]
+        nodes = interp.nodes
+        self.node = None if thread == NEMESIS or not nodes else nodes[thread % len(nodes)]
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.abandoned = False
         name = f"splitbrain worker {thread}" + (f" #{generation}" if generation else "")
@@ -83,7 +84,7 @@ class _Worker:
         self.t.start()
 
     def _loop(self) -> None:
-        run = self.run
+        interp = self.interp
         client = None
         client_process = None
         try:
@@ -95,35 +96,38 @@ class _Worker:
                 typ = o["type"]
                 try:
                     if typ == SLEEP:
-                        run._halt.wait(o["value"])
+                        interp._halt.wait(o["value"])
                     elif typ == LOG:
-                        run.logger.info("%s", o["value"])
+                        interp.logger.info("%s", o["value"])
                     elif self.thread == NEMESIS:
-                        if run.nemesis is None:
+                        if interp.nemesis is None:
                             error = "no nemesis configured"
                         else:
-                            answer = run.nemesis.invoke(dict(o))
+                            answer = interp.nemesis.invoke(dict(o))
+                    elif interp.client_factory is None:
+                        error = "no client factory configured"
                     else:
                         if client is None or client_process != o["process"]:
                             # A new process gets a new client: the old one may be in any state.
-                            client = self._close(client)
+                            self._close(client)
+                            client = None
                             try:
-                                client = run.client_factory.open(self.node)
+                                client = interp.client_factory.open(self.node)
                                 client_process = o["process"]
                             except Exception as e:  # noqa: BLE001 - reported as the op's outcome
-                                run.logger.warning("opening a client for %s failed: %s",
+                                interp.logger.warning("opening a client for %s failed: %s",
                                                    node_name(self.node), error_text(e))
                                 answer = {"type": "fail", "error": f"no client: {error_text(e)}"}
                         if client is not None:
                             answer = client.invoke(dict(o))
                 except BaseException as e:  # noqa: BLE001 - any crash is an indefinite outcome
                     error = error_text(e)
-                    run.logger.warning("process %s crashed during %s: %s", o.get("process"),
+                    interp.logger.warning("process %s crashed during %s: %s", o.get("process"),
                                        o.get("f"), error)
-                    run.logger.debug("crash details", exc_info=True)
+                    interp.logger.debug("crash details", exc_info=True)
                 if self.abandoned:
                     return
-                run._completions.put((self, o, answer, error))
+                interp._completions.put((self, o, answer, error))
         finally:
             self._close(client)
 
@@ -132,8 +136,7 @@ class _Worker:
             try:
                 client.close()
             except Exception as e:  # noqa: BLE001 - a client that will not close is only logged
-                self.run.logger.warning("closing a client failed: %s", error_text(e))
-        return None
+                self.interp.logger.warning("closing a client failed: %s", error_text(e))
 
 
 class Interpreter:
@@ -167,6 +170,7 @@ class Interpreter:
         self.nemesis = nemesis
         self.concurrency = concurrency
         self.nodes = list(nodes)
+        self._node_names = [node_name(n) for n in self.nodes]
         self.writer = writer
         self.op_timeout_s = op_timeout_s
         self.nemesis_timeout_s = nemesis_timeout_s
@@ -189,7 +193,8 @@ class Interpreter:
         # Forget the generator: holding the head of a lazy infinite sequence keeps every
         # op it ever produced alive.
         self.generator = None
-        setup_clients = self._setup_clients() if self.client_setup else []
+        setup_clients = (self._setup_clients()
+                         if self.client_setup and self.client_factory is not None else [])
         self.ctx = Context(self.concurrency, rng=random.Random(test_seed(self.test)))
         self.gen = gen
         self.history: list[dict] = []
@@ -287,17 +292,18 @@ class Interpreter:
             if thread == NEMESIS:
                 o["type"] = "info"
             elif "node" not in o and self.nodes:
-                o["node"] = node_name(self.nodes[thread % len(self.nodes)])
+                o["node"] = self._node_names[thread % len(self.nodes)]
             o = self._record(o)
-        self.ctx = ctx = self.ctx.busy_thread(now, thread)
-        self.gen = gen2.update(self.test, ctx, o)
         timeout = (None if typ in UNRECORDED_TYPES else
                    self.nemesis_timeout_s if thread == NEMESIS else self.op_timeout_s)
         deadline = None if timeout is None else now + int(timeout * 1e9)
+        # In flight before anything else can fail, so a recorded invoke always gets completed.
         self.in_flight[thread] = (o, deadline)
         if deadline is not None and (self._next_deadline is None or deadline < self._next_deadline):
             self._next_deadline = deadline
         self.workers[thread].inbox.put(o)
+        self.ctx = ctx = self.ctx.busy_thread(now, thread)
+        self.gen = gen2.update(self.test, ctx, o)
 
     def _complete(self, worker: _Worker, inv: dict, answer: Any, error: str | None) -> None:
         thread = worker.thread

@@ -89,6 +89,9 @@ def prepare(model: Model, history: list[dict]):
         elif t == "ok":
             stats["ok"] += 1
             ov, ret = freeze(comp.get("value")), comp["index"]
+            if not (isinstance(ret, int) and isinstance(inv["index"], int) and ret > inv["index"]):
+                raise InputError(f"op {ret}: index: the completion of process {inv.get('process')} "
+                                 f"must come after its invoke (index {inv['index']!r})")
         else:
             raise InputError(f"op {comp.get('index')}: type: {t!r} is not a completion type")
         ops.append(Op(id=len(ops), f=f, invoke_value=iv, ok_value=ov, call=inv["index"], ret=ret,

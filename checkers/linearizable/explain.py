@@ -52,6 +52,7 @@ def explain(model, failed: dict, states: list, path: list[dict], n_states_total:
     v = _tup(failed.get("value"))
     span = _span(failed)
     done = failed.get("complete_index")
+    noun = f if f in ("read", "write", "cas") else "operation"
     what = "register" if model.name in ("register", "cas-register") else "registers"
     shown = [model.describe_state(s) for s in states[:MAX_STATES]]
     total = n_states_total if n_states_total is not None else len(states)
@@ -77,7 +78,8 @@ def explain(model, failed: dict, states: list, path: list[dict], n_states_total:
         f"{first}, but no order of the operations consistent with real time allows it.",
         f"Every order of the operations that completed by index {done} that respects real time "
         f"and the results they returned leaves the {what} at {where} at that point, {cannot}; "
-        f"and every order that places it earlier makes one of those other results impossible.",
+        f"and placing the {noun} earlier, anywhere after its invocation, makes one of those other "
+        f"results impossible.",
     ]
     if path:
         tail = path[-PATH_TAIL:]

@@ -46,7 +46,17 @@ class ThreadTable:
         self.index: dict = {name: i for i, name in enumerate(self.names)}
 
 
-class _Workers:
+def _bit_indices(mask: int) -> list[int]:
+    """The positions of the set bits of ``mask``, lowest first."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
+class _Shared:
     """The slowly changing part of a context, shared by the contexts derived from it."""
 
     __slots__ = ("table", "processes", "ext")
@@ -72,7 +82,7 @@ class Context:
         self._all = (1 << len(table.names)) - 1
         self._free = self._all
         self._next = 0  # where the fair search for a free thread starts
-        self._w = _Workers(table, table.names, _EMPTY_EXT)
+        self._w = _Shared(table, table.names, _EMPTY_EXT)
 
     def _copy(self) -> Context:
         c = object.__new__(Context)
@@ -98,12 +108,7 @@ class Context:
 
     def _names(self, mask: int) -> list:
         names = self._w.table.names
-        out = []
-        while mask:
-            low = mask & -mask
-            out.append(names[low.bit_length() - 1])
-            mask ^= low
-        return out
+        return [names[i] for i in _bit_indices(mask)]
 
     def all_threads(self) -> list:
         """The threads of this context, integers first, then named threads."""
@@ -118,6 +123,9 @@ class Context:
 
     def free_thread_count(self) -> int:
         return self._free.bit_count()
+
+    def has_free_thread(self) -> bool:
+        return self._free != 0
 
     def all_free(self) -> bool:
         """True when no thread of this context is busy (what ``synchronize`` waits for)."""
@@ -149,12 +157,7 @@ class Context:
 
     def _processes(self, mask: int) -> list:
         procs = self._w.processes
-        out = []
-        while mask:
-            low = mask & -mask
-            out.append(procs[low.bit_length() - 1])
-            mask ^= low
-        return out
+        return [procs[i] for i in _bit_indices(mask)]
 
     def some_free_process(self) -> Any:
         """A free process, or ``None``. Rotates over threads so no thread starves (as in Jepsen)."""
@@ -180,7 +183,7 @@ class Context:
         """A context carrying extra user values, readable by inner generators as ``ctx.ext[k]``."""
         c = self._copy()
         w = self._w
-        c._w = _Workers(w.table, w.processes, MappingProxyType({**w.ext, **values}))
+        c._w = _Shared(w.table, w.processes, MappingProxyType({**w.ext, **values}))
         return c
 
     def busy_thread(self, time: int, thread: Hashable) -> Context:
@@ -210,7 +213,7 @@ class Context:
         procs = list(w.processes)
         procs[i] = p + w.table.concurrency
         c = self._copy()
-        c._w = _Workers(w.table, tuple(procs), w.ext)
+        c._w = _Shared(w.table, tuple(procs), w.ext)
         return c
 
     def restrict(self, mask: int) -> Context:

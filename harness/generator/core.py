@@ -37,7 +37,7 @@ from typing import Any
 
 from harness.errors import SplitbrainError
 
-from .context import Context
+from .context import NEMESIS, Context
 
 
 class GeneratorError(SplitbrainError):
@@ -246,6 +246,11 @@ class Fn(Generator):
         self.arity = _arity(f) if arity is None else arity
 
     def op(self, test, ctx):
+        if not ctx.has_free_thread():
+            # Nothing could be emitted anyway. Not calling f keeps the draws it makes from
+            # ctx.rng tied to the ops it really emits, so a seed gives the same values in a
+            # real run, however often the interpreter happens to ask.
+            return (PENDING, self)
         f, two = self.f, self.arity == 2
         for _ in range(MAX_EMPTY_CALLS):
             g = f(test, ctx) if two else f()
@@ -333,6 +338,9 @@ def check_invoke(o: Any, ctx: Context) -> Any:
         raise GeneratorError(f"op {o!r}: type must be one of {sorted(_STARTABLE_TYPES)}")
     if typ not in UNRECORDED_TYPES and not isinstance(o.get("f"), str):
         raise GeneratorError(f"op {o!r}: f must be a str naming the operation")
+    if typ == "info" and thread != NEMESIS:
+        # A client op must be an invoke: an info "invoke" would look like a completion.
+        raise GeneratorError(f"op {o!r}: a client op must be an invoke (only nemesis ops are info)")
     return thread
 
 

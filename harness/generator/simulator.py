@@ -97,8 +97,11 @@ class Simulator:
         while True:
             res = gen.op(test, ctx)
             if res is None:
-                break
-            o, gen2 = res
+                if not in_flight:
+                    break
+                o = gen2 = PENDING  # exhausted, but completions still come (and update gen)
+            else:
+                o, gen2 = res
             if o is not PENDING and (not in_flight or o["time"] <= in_flight[0][0]):
                 # The op can start before anything in flight completes: start it.
                 thread = check_invoke(o, ctx)
@@ -127,8 +130,4 @@ class Simulator:
                 gen = gen.update(test, ctx, c)
                 if c["type"] == "info" and thread != NEMESIS:
                     ctx = ctx.with_next_process(thread)
-        while in_flight:
-            c = heapq.heappop(in_flight)[2]
-            if c["type"] not in (SLEEP, LOG):
-                record(c)
         return history

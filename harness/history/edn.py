@@ -178,11 +178,7 @@ def _scalar(tok: str, k: int) -> Any:
             return _SYMVALS[tok]
         if tok.startswith("##"):
             raise _ParseError(k, f"unknown symbolic value {short(tok)}")
-        raise _ParseError(k, f"unexpected {short(tok)}")  # handled before for tags/#_/#{
-    if c == '"' or c in ")]}":  # pragma: no cover - handled by the caller
-        raise _ParseError(k, f"unexpected {short(tok)}")
-    if c in ";":  # pragma: no cover - comments are skipped by the caller
-        return None
+        raise _ParseError(k, f"unexpected {short(tok)}")  # tags, #_ and #{ never get here
     if not (c.isalnum() or c in ":+-*!_?<>=./&%$'|"):
         raise _ParseError(k, f"unexpected character {short(c)}")
     return _atom(tok, k)

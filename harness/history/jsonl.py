@@ -71,7 +71,7 @@ class HistoryWriter:
         self.closed = False
 
     def append(self, op: dict) -> dict:
-        """Write ``op`` (assigning ``index`` when missing) and return the op as written.
+        """Write ``op`` (assigning ``index`` when missing or None) and return the op as written.
 
         The returned dict is the line read back: a new dict with ``index`` set and values as
         JSON holds them (tuples -> lists). ``op`` itself is not modified. Raises
@@ -81,10 +81,10 @@ class HistoryWriter:
         with self._lock:
             if self.closed:
                 raise ValueError(f"{self.path}: HistoryWriter is closed")
-            if "index" in op:
-                rec = op
+            if op.get("index") is None:  # missing, or None as in a synthesized completion
+                rec = {**op, "index": self._next_index}
             else:
-                rec = {"index": self._next_index, **op}
+                rec = op
             validate_op(rec, f"{self.path}: op {rec.get('index')}", REQUIRED_FIELDS)
             line = encode_op(rec)
             self._file.write(line + "\n")

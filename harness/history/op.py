@@ -150,10 +150,3 @@ def read_head(path: str | os.PathLike, limit: int = 65536) -> str:
         raise InputError(f"{p}: binary data (NUL byte at offset {nul}), not a history file")
     return data.decode("utf-8", errors="replace").lstrip("\ufeff")
 
-
-def assign_indices(ops: list[dict]) -> list[dict]:
-    """Give every op without an ``index`` its position in ``ops`` (in place); returns ``ops``."""
-    for i, op in enumerate(ops):
-        if "index" not in op:
-            op["index"] = i
-    return ops

@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "peer_port": 2380,
     "serializable": False,         # serializable (local, possibly stale) reads instead of quorum
     "key": "r",                    # the register's key
-    "op_timeout_s": 5.0,           # per socket operation once connected
+    "op_timeout_s": 4.0,           # whole request, connect included (< the interpreter's 5 s)
     "connect_timeout_s": None,     # default min(op_timeout_s, 2)
     "heartbeat_interval_ms": 100,
     "election_timeout_ms": 1000,

@@ -50,6 +50,7 @@ import http.client
 import json
 import select
 import socket
+import time
 from typing import Any
 
 # gRPC status codes etcd only uses for requests it rejected without applying them.
@@ -163,7 +164,7 @@ class EtcdClient:
         *,
         key: str = "r",
         serializable: bool = False,
-        op_timeout_s: float = 5.0,
+        op_timeout_s: float = 4.0,
         connect_timeout_s: float | None = None,
         node_name: str | None = None,
     ):
@@ -293,7 +294,8 @@ class EtcdClient:
         return conn
 
     def _connect(self) -> http.client.HTTPConnection:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout_s)
+        conn = http.client.HTTPConnection(self.host, self.port,
+                                          timeout=min(self.connect_timeout_s, self.op_timeout_s))
         try:
             conn.connect()
         except OSError as exc:  # refused, unreachable, connect timeout: nothing was sent
@@ -306,12 +308,29 @@ class EtcdClient:
         return conn
 
     def _post(self, path: str, body: dict) -> tuple[int, bytes]:
+        """POST ``body``; the whole exchange (connect included) gets ``op_timeout_s``."""
+        deadline = time.monotonic() + self.op_timeout_s
         conn = self._usable_conn() or self._connect()
         data = json.dumps(body).encode()
+
+        def budget() -> float:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("timed out")
+            conn.sock.settimeout(left)
+            return left
+
+        try:
+            budget()
+        except socket.timeout as exc:  # connecting used the whole budget; nothing sent yet
+            self._drop()
+            raise RequestError(f"connect {self.host}:{self.port}: timeout", sent=False) from exc
         try:
             conn.request("POST", path, body=data,
                          headers={"Content-Type": "application/json", "Connection": "keep-alive"})
+            budget()
             resp = conn.getresponse()
+            budget()
             raw = resp.read()
             status = resp.status
             if resp.will_close:

@@ -60,3 +60,13 @@ def test_knossos_verdict(path, expected):
     if expected is False:
         assert result["failed_op"]["type"] == "ok"
         assert "explanation" in result
+
+
+@pytest.mark.parametrize("path", ["cas-register/bad/rethink-fail-minimal.edn",
+                                  "cas-register/bad/rethink-fail-smaller.edn"])
+def test_rethink_fail_invalid_with_nil_initial(path):
+    # knossos wgl_test/linear_test also check these with (cas-register nil)
+    history = read_history(str(DATA / path), "edn")
+    result = LinearizableChecker(make_model("cas-register", None), timeout_s=TIMEOUT_S).check(
+        None, history, None)
+    assert result["valid"] is False

@@ -213,6 +213,7 @@ def test_check_invoke_rejects_busy_process():
     ({"time": 0, "type": "ok", "process": 0, "f": "r"}, "type must be one of"),
     ({"time": 0, "type": "invoke", "process": 0, "f": None}, "f must be a str"),
     ("read", "not an op dict"),
+    ({"time": 0, "type": "info", "process": 0, "f": "start"}, "a client op must be an invoke"),
 ])
 def test_check_invoke_rejects_malformed_ops(o, msg):
     with pytest.raises(GeneratorError, match=msg):

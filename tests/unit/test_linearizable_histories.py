@@ -277,3 +277,10 @@ def test_hard_history_without_timeout_is_invalid():
     assert r["valid"] is False
     assert r["failed_op"]["value"] == 999
     assert sorted(r["states"]) == list(range(8))
+
+
+def test_completion_index_before_invoke_is_an_input_error():
+    h = [{"index": 5, "type": "invoke", "process": 0, "f": "write", "value": 1},
+         {"index": 2, "type": "ok", "process": 0, "f": "write", "value": 1}]
+    with pytest.raises(InputError, match="must come after its invoke"):
+        check_history(h, reg())
