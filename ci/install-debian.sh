@@ -35,4 +35,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
-echo "splitbrain installed: $(.venv/bin/splitbrain --help >/dev/null && echo .venv/bin/splitbrain)" >&2
+.venv/bin/splitbrain --help >/dev/null
+echo "splitbrain installed: .venv/bin/splitbrain" >&2

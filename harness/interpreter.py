@@ -116,14 +116,14 @@ class _Worker:
                                 client_process = o["process"]
                             except Exception as e:  # noqa: BLE001 - reported as the op's outcome
                                 interp.logger.warning("opening a client for %s failed: %s",
-                                                   node_name(self.node), error_text(e))
+                                                      node_name(self.node), error_text(e))
                                 answer = {"type": "fail", "error": f"no client: {error_text(e)}"}
                         if client is not None:
                             answer = client.invoke(dict(o))
                 except BaseException as e:  # noqa: BLE001 - any crash is an indefinite outcome
                     error = error_text(e)
-                    interp.logger.warning("process %s crashed during %s: %s", o.get("process"),
-                                       o.get("f"), error)
+                    interp.logger.warning("process %s crashed during %s: %s",
+                                          o.get("process"), o.get("f"), error)
                     interp.logger.debug("crash details", exc_info=True)
                 if self.abandoned:
                     return
@@ -325,7 +325,16 @@ class Interpreter:
             else:
                 c = complete_op(inv, answer)
             c["time"] = now
-            c = self._record(c)
+            try:
+                c = self._record(c)
+            except ValueError as e:
+                # The writer refused the answer (a value JSON cannot hold): the op's outcome
+                # is unknown to the history, which is what info says. The run goes on.
+                self.logger.warning("process %s: answer to %s not recordable: %s",
+                                    inv.get("process"), inv.get("f"), e)
+                c = crashed_op(inv, f"answer not recordable: {e}")
+                c["time"] = now
+                c = self._record(c)
         self._finish(thread, c, now)
 
     def _finish(self, thread: Any, c: dict, now: int) -> None:

@@ -161,6 +161,11 @@ def _check_and_store(test, spec, workload, run: RunDir, interrupted: bool) -> di
     checkers = {"workload": workload.checker(dict(checker_timeout_s=spec.check_timeout))}
     log.info("checking %d history events", len(history))
     results = run_checkers(checkers, test, history, {"open_as_info": True})
+    if not any(op.get("type") == "ok" and op.get("process") != "nemesis" for op in history):
+        # Nothing the system did was observed: "valid" would be vacuous.
+        results["valid"] = "unknown"
+        results["cause"] = "no client operation completed ok"
+        log.warning("no client operation completed ok; the verdict is unknown")
     results["interrupted"] = interrupted
     run.write_results(results)
     return results

@@ -89,9 +89,29 @@ def proc_stat(pid: int) -> tuple[str, int] | None:
 def proc_start_time(pid: int) -> int | None:
     """Start time of a *running* process (None if gone or a zombie)."""
     st = proc_stat(pid)
-    if st is None or st[0] in ("Z", "X", "x"):
+    if st is None:
+        return None
+    if st[0] in ("Z", "X", "x") and not _has_live_threads(pid):
         return None
     return st[1]
+
+
+def _has_live_threads(pid: int) -> bool:
+    """A multi-threaded process whose main thread has exited can still run other threads
+    (a dying Go binary keeps its sockets and locks until the last one ends)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X", "x"):
+            return True
+    return False
 
 
 def pid_alive(pid: int | None, start_time: int | None) -> bool:

@@ -78,7 +78,7 @@ from .choice import AnyOf, FlipFlop, Mix, any, any_of, flip_flop, mix
 from .completion import COMPLETION_TYPES, complete_op, crashed_op
 from .context import NEMESIS, Context, ThreadFilter
 from .core import (LOG, PENDING, SLEEP, UNRECORDED_TYPES, VOID, Fn, Generator, GeneratorError,
-                   IterSeq, OpMap, Seq, check_invoke, concat, fill_in_op, lift, op,
+                   IterSeq, OpMap, Seq, Wrapper, check_invoke, concat, fill_in_op, lift, op,
                    secs_to_nanos, seq, update)
 from .sequence import (Cycle, Limit, Repeat, Synchronize, UntilOk, cycle, limit, once, phases,
                        repeat, synchronize, then, until_ok)
@@ -91,7 +91,7 @@ from .transform import Filter, Map, OnUpdate, f_map, filter, log, map, on_update
 
 __all__ = [
     # protocol and values
-    "Generator", "GeneratorError", "PENDING", "VOID", "SLEEP", "LOG", "UNRECORDED_TYPES",
+    "Generator", "Wrapper", "GeneratorError", "PENDING", "VOID", "SLEEP", "LOG", "UNRECORDED_TYPES",
     "NEMESIS", "Context", "ThreadFilter", "lift", "op", "update", "fill_in_op", "check_invoke",
     "secs_to_nanos", "complete_op", "crashed_op", "COMPLETION_TYPES",
     # building blocks

@@ -88,6 +88,37 @@ class Generator:
         return f"{type(self).__name__}({', '.join(fields)})"
 
 
+class Wrapper(Generator):
+    """A generator around one inner generator ``gen``, to which updates pass through.
+
+    Subclasses implement ``with_gen(g)`` (the same generator around ``g`` instead) and either
+    ``emit`` or their own ``op``. The default ``op`` asks ``gen``: exhaustion and PENDING pass
+    through unchanged, a real op goes to ``emit(op, next_gen, ctx)``, which returns the pair to
+    answer (or ``None`` to end here).
+    """
+
+    __slots__ = ("gen",)
+
+    def with_gen(self, gen: Generator) -> Generator:
+        raise NotImplementedError
+
+    def emit(self, o: dict, gen: Generator, ctx: Context) -> tuple[Any, Generator] | None:
+        raise NotImplementedError
+
+    def op(self, test: Any, ctx: Context) -> tuple[Any, Generator] | None:
+        res = self.gen.op(test, ctx)
+        if res is None:
+            return None
+        o, g = res
+        if o is PENDING:
+            return (o, self)
+        return self.emit(o, g, ctx)
+
+    def update(self, test: Any, ctx: Context, event: dict) -> Generator:
+        g = self.gen.update(test, ctx, event)
+        return self if g is self.gen else self.with_gen(g)
+
+
 class Void(Generator):
     """The exhausted generator (what ``None`` lifts to)."""
 

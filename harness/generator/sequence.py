@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import PENDING, Generator, lift, seq
+from .core import PENDING, Generator, Wrapper, lift, seq
 
 
-class Limit(Generator):
+class Limit(Wrapper):
     """At most ``remaining`` ops from ``gen``; updates pass through."""
 
-    __slots__ = ("remaining", "gen")
+    __slots__ = ("remaining",)
 
     def __init__(self, remaining: int, gen: Generator):
         self.remaining = remaining
@@ -19,17 +19,13 @@ class Limit(Generator):
     def op(self, test, ctx):
         if self.remaining <= 0:
             return None
-        res = self.gen.op(test, ctx)
-        if res is None:
-            return None
-        o, g = res
-        if o is PENDING:
-            return (o, self)
+        return Wrapper.op(self, test, ctx)
+
+    def emit(self, o, g, ctx):
         return (o, Limit(self.remaining - 1, g))
 
-    def update(self, test, ctx, event):
-        g = self.gen.update(test, ctx, event)
-        return self if g is self.gen else Limit(self.remaining, g)
+    def with_gen(self, g):
+        return Limit(self.remaining, g)
 
 
 def limit(n: int, gen: Any) -> Generator:
@@ -44,29 +40,27 @@ def once(gen: Any) -> Generator:
     return Limit(1, lift(gen))
 
 
-class Repeat(Generator):
+class Repeat(Wrapper):
     """Asks ``gen`` again and again without advancing it; ``remaining`` -1 means forever."""
 
-    __slots__ = ("remaining", "gen")
+    __slots__ = ("remaining",)
 
     def __init__(self, remaining: int, gen: Generator):
         self.remaining = remaining
         self.gen = gen
 
     def op(self, test, ctx):
-        r = self.remaining
-        if r == 0:
+        if self.remaining == 0:
             return None
-        res = self.gen.op(test, ctx)
-        if res is None:
-            return None
-        if r < 0 or res[0] is PENDING:
-            return (res[0], self)
-        return (res[0], Repeat(r - 1, self.gen))
+        return Wrapper.op(self, test, ctx)
 
-    def update(self, test, ctx, event):
-        g = self.gen.update(test, ctx, event)
-        return self if g is self.gen else Repeat(self.remaining, g)
+    def emit(self, o, g, ctx):
+        # The next state keeps the *same* inner generator: that is what repeating means.
+        r = self.remaining
+        return (o, self) if r < 0 else (o, Repeat(r - 1, self.gen))
+
+    def with_gen(self, g):
+        return Repeat(self.remaining, g)
 
 
 def repeat(gen: Any, n: int | None = None) -> Generator:
@@ -81,10 +75,10 @@ def repeat(gen: Any, n: int | None = None) -> Generator:
     return Repeat(-1 if n is None else n, lift(gen))
 
 
-class Cycle(Generator):
+class Cycle(Wrapper):
     """Runs ``gen`` to exhaustion, then starts again from ``original``; ``remaining`` passes (-1: forever)."""
 
-    __slots__ = ("remaining", "original", "gen")
+    __slots__ = ("remaining", "original")
 
     def __init__(self, remaining: int, original: Generator, gen: Generator):
         self.remaining = remaining
@@ -110,9 +104,8 @@ class Cycle(Generator):
             return (res[0], self)
         return (res[0], Cycle(left, self.original, res[1]))
 
-    def update(self, test, ctx, event):
-        g = self.gen.update(test, ctx, event)
-        return self if g is self.gen else Cycle(self.remaining, self.original, g)
+    def with_gen(self, g):
+        return Cycle(self.remaining, self.original, g)
 
 
 def cycle(gen: Any, n: int | None = None) -> Generator:
@@ -127,10 +120,10 @@ def cycle(gen: Any, n: int | None = None) -> Generator:
     return Cycle(-1 if n is None else n, g, g)
 
 
-class Synchronize(Generator):
+class Synchronize(Wrapper):
     """Pending until every thread of the context is free, then becomes ``gen``."""
 
-    __slots__ = ("gen",)
+    __slots__ = ()
 
     def __init__(self, gen: Generator):
         self.gen = gen
@@ -143,9 +136,8 @@ class Synchronize(Generator):
             return (PENDING, self)
         return res
 
-    def update(self, test, ctx, event):
-        g = self.gen.update(test, ctx, event)
-        return self if g is self.gen else Synchronize(g)
+    def with_gen(self, g):
+        return Synchronize(g)
 
 
 def synchronize(gen: Any) -> Generator:
@@ -163,10 +155,10 @@ def then(a: Any, b: Any) -> Generator:
     return seq([b, Synchronize(lift(a))])
 
 
-class UntilOk(Generator):
+class UntilOk(Wrapper):
     """Ops from ``gen`` until one of them completes ``ok``."""
 
-    __slots__ = ("gen", "done", "active")
+    __slots__ = ("done", "active")
 
     def __init__(self, gen: Generator, done: bool, active: frozenset):
         self.gen = gen
@@ -176,12 +168,9 @@ class UntilOk(Generator):
     def op(self, test, ctx):
         if self.done:
             return None
-        res = self.gen.op(test, ctx)
-        if res is None:
-            return None
-        o, g = res
-        if o is PENDING:
-            return (o, self)
+        return Wrapper.op(self, test, ctx)
+
+    def emit(self, o, g, ctx):
         return (o, UntilOk(g, False, self.active | {o["process"]}))
 
     def update(self, test, ctx, event):
@@ -193,7 +182,10 @@ class UntilOk(Generator):
                 return UntilOk(g, True, self.active - {p})
             if t in ("info", "fail"):
                 return UntilOk(g, self.done, self.active - {p})
-        return self if g is self.gen else UntilOk(g, self.done, self.active)
+        return self if g is self.gen else self.with_gen(g)
+
+    def with_gen(self, g):
+        return UntilOk(g, self.done, self.active)
 
 
 def until_ok(gen: Any) -> Generator:

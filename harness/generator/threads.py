@@ -12,7 +12,7 @@ from typing import Any
 
 from .choice import AnyOf, sooner
 from .context import NEMESIS, Context, ThreadFilter
-from .core import PENDING, Generator, lift
+from .core import PENDING, Generator, Wrapper, lift
 
 
 class OnThreads(Generator):
@@ -206,31 +206,24 @@ def reserve(*args: Any) -> Generator:
     return Reserve(counts, gens, {})
 
 
-class ProcessLimit(Generator):
+class ProcessLimit(Wrapper):
     """Ops only while at most ``n`` distinct processes have been seen in the context."""
 
-    __slots__ = ("n", "procs", "gen")
+    __slots__ = ("n", "procs")
 
     def __init__(self, n: int, procs: frozenset, gen: Generator):
         self.n = n
         self.procs = procs
         self.gen = gen
 
-    def op(self, test, ctx):
-        res = self.gen.op(test, ctx)
-        if res is None:
-            return None
-        o, g = res
-        if o is PENDING:
-            return (o, self)
+    def emit(self, o, g, ctx):
         procs = self.procs.union(ctx.all_processes())
         if len(procs) > self.n:
             return None
         return (o, ProcessLimit(self.n, procs, g))
 
-    def update(self, test, ctx, event):
-        g = self.gen.update(test, ctx, event)
-        return self if g is self.gen else ProcessLimit(self.n, self.procs, g)
+    def with_gen(self, g):
+        return ProcessLimit(self.n, self.procs, g)
 
 
 def process_limit(n: int, gen: Any) -> Generator:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import PENDING, SLEEP, Generator, lift, secs_to_nanos
+from .core import PENDING, SLEEP, Generator, Wrapper, lift, secs_to_nanos
 
 
-class TimeLimit(Generator):
+class TimeLimit(Wrapper):
     """Ops from ``gen`` whose time is before ``cutoff`` (set by the first op: its time + ``limit``)."""
 
-    __slots__ = ("limit", "cutoff", "gen")
+    __slots__ = ("limit", "cutoff")
 
     def __init__(self, limit: int, cutoff: int | None, gen: Generator):
         self.limit = limit
@@ -28,22 +28,19 @@ class TimeLimit(Generator):
         # only say PENDING), so a run with hung clients still ends on time.
         if cutoff is not None and ctx.time >= cutoff:
             return None
-        res = self.gen.op(test, ctx)
-        if res is None:
-            return None
-        o, g = res
-        if o is PENDING:
-            return (o, self)
+        return Wrapper.op(self, test, ctx)
+
+    def emit(self, o, g, ctx):
         t = o["time"]
+        cutoff = self.cutoff
         if cutoff is None:
             cutoff = t + self.limit
         if t >= cutoff:
             return None
         return (o, TimeLimit(self.limit, cutoff, g))
 
-    def update(self, test, ctx, event):
-        g = self.gen.update(test, ctx, event)
-        return self if g is self.gen else TimeLimit(self.limit, self.cutoff, g)
+    def with_gen(self, g):
+        return TimeLimit(self.limit, self.cutoff, g)
 
 
 def time_limit(dt: float, gen: Any) -> Generator:
@@ -51,23 +48,17 @@ def time_limit(dt: float, gen: Any) -> Generator:
     return TimeLimit(secs_to_nanos(dt), None, lift(gen))
 
 
-class Stagger(Generator):
+class Stagger(Wrapper):
     """Spaces ops at uniformly random intervals in ``[0, span)`` ns, over all threads together."""
 
-    __slots__ = ("span", "next_time", "gen")
+    __slots__ = ("span", "next_time")
 
     def __init__(self, span: int, next_time: int | None, gen: Generator):
         self.span = span
         self.next_time = next_time
         self.gen = gen
 
-    def op(self, test, ctx):
-        res = self.gen.op(test, ctx)
-        if res is None:
-            return None
-        o, g = res
-        if o is PENDING:
-            return (o, self)
+    def emit(self, o, g, ctx):
         nt = self.next_time
         if nt is None:
             nt = ctx.time
@@ -76,9 +67,8 @@ class Stagger(Generator):
             o["time"] = t = nt
         return (o, Stagger(self.span, t + int(ctx.rng.random() * self.span), g))
 
-    def update(self, test, ctx, event):
-        g = self.gen.update(test, ctx, event)
-        return self if g is self.gen else Stagger(self.span, self.next_time, g)
+    def with_gen(self, g):
+        return Stagger(self.span, self.next_time, g)
 
 
 def stagger(dt: float, gen: Any) -> Generator:
@@ -106,32 +96,25 @@ def rate(hz: float | None, gen: Any) -> Generator:
     return stagger(1.0 / hz, gen)
 
 
-class Delay(Generator):
+class Delay(Wrapper):
     """Ops exactly ``dt`` ns apart (ahead of schedule they wait; behind, they catch up)."""
 
-    __slots__ = ("dt", "next_time", "gen")
+    __slots__ = ("dt", "next_time")
 
     def __init__(self, dt: int, next_time: int | None, gen: Generator):
         self.dt = dt
         self.next_time = next_time
         self.gen = gen
 
-    def op(self, test, ctx):
-        res = self.gen.op(test, ctx)
-        if res is None:
-            return None
-        o, g = res
-        if o is PENDING:
-            return (o, self)
+    def emit(self, o, g, ctx):
         t = o["time"]
         nt = self.next_time
         if nt is not None and nt > t:
             o["time"] = t = nt
         return (o, Delay(self.dt, t + self.dt, g))
 
-    def update(self, test, ctx, event):
-        g = self.gen.update(test, ctx, event)
-        return self if g is self.gen else Delay(self.dt, self.next_time, g)
+    def with_gen(self, g):
+        return Delay(self.dt, self.next_time, g)
 
 
 def delay(dt: float, gen: Any) -> Generator:

@@ -5,30 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .core import LOG, PENDING, Generator, lift
+from .core import LOG, PENDING, Generator, Wrapper, lift
 
 
-class Map(Generator):
+class Map(Wrapper):
     """Ops of ``gen`` passed through ``f`` (PENDING and exhaustion pass untouched)."""
 
-    __slots__ = ("f", "gen")
+    __slots__ = ("f",)
 
     def __init__(self, f: Callable[[dict], dict], gen: Generator):
         self.f = f
         self.gen = gen
 
-    def op(self, test, ctx):
-        res = self.gen.op(test, ctx)
-        if res is None:
-            return None
-        o, g = res
-        if o is PENDING:
-            return (o, self)
+    def emit(self, o, g, ctx):
         return (self.f(o), Map(self.f, g))
 
-    def update(self, test, ctx, event):
-        g = self.gen.update(test, ctx, event)
-        return self if g is self.gen else Map(self.f, g)
+    def with_gen(self, g):
+        return Map(self.f, g)
 
 
 def map(f: Callable[[dict], dict], gen: Any) -> Generator:  # noqa: A001 - Jepsen's name
@@ -47,10 +40,10 @@ def f_map(mapping: Mapping[str, str], gen: Any) -> Generator:
     return Map(rename, lift(gen))
 
 
-class Filter(Generator):
+class Filter(Wrapper):
     """Only the ops of ``gen`` for which ``pred(op)`` holds."""
 
-    __slots__ = ("pred", "gen")
+    __slots__ = ("pred",)
 
     def __init__(self, pred: Callable[[dict], bool], gen: Generator):
         self.pred = pred
@@ -69,9 +62,8 @@ class Filter(Generator):
                 return (o, Filter(self.pred, g2))
             g = g2
 
-    def update(self, test, ctx, event):
-        g = self.gen.update(test, ctx, event)
-        return self if g is self.gen else Filter(self.pred, g)
+    def with_gen(self, g):
+        return Filter(self.pred, g)
 
 
 def filter(pred: Callable[[dict], bool], gen: Any) -> Generator:  # noqa: A001 - Jepsen's name
@@ -79,23 +71,20 @@ def filter(pred: Callable[[dict], bool], gen: Any) -> Generator:  # noqa: A001 -
     return Filter(pred, lift(gen))
 
 
-class OnUpdate(Generator):
+class OnUpdate(Wrapper):
     """``gen``, but updates go to ``f(self, test, ctx, event) -> next generator``."""
 
-    __slots__ = ("f", "gen")
+    __slots__ = ("f",)
 
     def __init__(self, f, gen: Generator):
         self.f = f
         self.gen = gen
 
-    def op(self, test, ctx):
-        res = self.gen.op(test, ctx)
-        if res is None:
-            return None
-        o, g = res
-        if o is PENDING:
-            return (o, self)
+    def emit(self, o, g, ctx):
         return (o, OnUpdate(self.f, g))
+
+    def with_gen(self, g):
+        return OnUpdate(self.f, g)
 
     def update(self, test, ctx, event):
         return self.f(self, test, ctx, event)

@@ -324,3 +324,13 @@ def test_writes_through_the_history_writer(tmp_path):
     assert read_jsonl(path) == h
     assert h[0]["value"] in (None, [1, 2], ["n1"])  # tuples are lists, as in the file
     assert json.loads(path.read_text().splitlines()[0])["index"] == 0
+
+
+def test_an_answer_the_writer_refuses_is_info(tmp_path):
+    from harness.history.jsonl import HistoryWriter
+    clients = FakeClients(lambda client, op: {"type": "ok", "value": object()})
+    with HistoryWriter(tmp_path / "h.jsonl") as writer:
+        h, _ = run(gen.clients([READ, READ]), clients, concurrency=1, writer=writer)
+    assert [o["type"] for o in h] == ["invoke", "info", "invoke", "info"]
+    assert h[1]["error"].startswith("answer not recordable: op cannot be written as JSON")
+    assert [o["process"] for o in h] == [0, 0, 1, 1]
