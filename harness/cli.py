@@ -1,4 +1,4 @@
-"""The ``splitbrain`` command line: test, check, analyze, heal.
+"""The ``splitbrain`` command line: test, check, analyze, heal, serve, suite.
 
 Exit codes: 0 valid, 1 invalid, 2 unknown, 3 harness/environment error, 254 bad usage or input.
 A user mistake is reported on one line (``splitbrain: what: where``), never with a traceback.
@@ -66,11 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--workload", help="workload name (now: register)")
     t.add_argument("--nemesis", help="comma-separated nemeses, or 'none' (now: partition)")
     t.add_argument("--backend", help="local|docker|ssh (now: local)")
+    t.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="backend option, e.g. hosts=[10.0.0.1] (repeatable; docs/backends.md)")
+    t.add_argument("--ssh-user", help="ssh backend: login user (backend option user)")
+    t.add_argument("--ssh-key", help="ssh backend: private key file (backend option key)")
+    t.add_argument("--known-hosts", help="ssh backend: known_hosts file (backend option known_hosts)")
     t.add_argument("--nodes", help="a count (5) or names (n1,n2,n3)")
     t.add_argument("--concurrency", type=_int_in("--concurrency", 1, 1000))
     t.add_argument("--rate", type=_positive_float("--rate"), help="client ops per second, total")
     t.add_argument("--time-limit", type=_float_any("--time-limit"), help="seconds of workload")
-    t.add_argument("--op-timeout", type=_positive_float("--op-timeout"))
+    t.add_argument("--op-timeout", type=_positive_float("--op-timeout"),
+                   help="seconds before an op with no answer is recorded as info")
+    t.add_argument("--check-timeout", type=_positive_float("--check-timeout"),
+                   help="seconds before a checker gives up with 'unknown'")
     t.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1))
     t.add_argument("--store", help="store directory (default ./store)")
     t.add_argument("--bug", help="planted bug for reference targets")
@@ -100,6 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="re-check a stored run")
     a.add_argument("run_dir", metavar="RUN_DIR")
     a.add_argument("--timeout", type=_positive_float("--timeout"), default=None)
+
+    sv = sub.add_parser("serve", help="browse the store's runs in a web browser")
+    sv.add_argument("--store", default="store", help="store directory (default ./store)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=_int_in("--port", 0, 65535), default=8080,
+                    help="port (default 8080; 0 picks a free one)")
+    sv.add_argument("--verbose", action="store_true", help="log every request to stderr")
+
+    su = sub.add_parser("suite", help="run a matrix of tests (targets x workloads x nemeses x seeds)")
+    su.add_argument("suite", metavar="SUITE.yaml")
+    su.add_argument("--store", help="store directory (overrides the suite file's)")
+    su.add_argument("--dry-run", action="store_true", help="list the runs and exit")
 
     h = sub.add_parser("heal", help="remove leftovers of crashed runs (namespaces, bridges, rules)")
     h.add_argument("--force", action="store_true",
@@ -141,12 +161,19 @@ def cmd_test(args) -> int:
         "name": args.name, "db": args.db, "workload": args.workload, "nemesis": args.nemesis,
         "backend": args.backend, "nodes": args.nodes, "concurrency": args.concurrency,
         "rate": args.rate, "time_limit": args.time_limit, "op_timeout": args.op_timeout,
+        "check_timeout": args.check_timeout,
         "seed": args.seed, "store": args.store, "bug": args.bug, "junit": args.junit,
     }
     if args.db_option:
         overrides["db_options"] = _key_values(args.db_option, "--db-option")
     if args.nemesis_option:
         overrides["nemesis_options"] = _key_values(args.nemesis_option, "--nemesis-option")
+    backend_options = _key_values(args.backend_option, "--backend-option")
+    for flag, key in (("ssh_user", "user"), ("ssh_key", "key"), ("known_hosts", "known_hosts")):
+        if getattr(args, flag) is not None:
+            backend_options[key] = getattr(args, flag)
+    if backend_options:
+        overrides["backend_options"] = backend_options
     spec = load_spec(args.spec, overrides)
     outcome = run_test(spec)
     return outcome.exit_code
@@ -196,7 +223,25 @@ def cmd_heal(args) -> int:
     return exit_codes.VALID if report.ok else exit_codes.HARNESS_ERROR
 
 
-COMMANDS = {"test": cmd_test, "check": cmd_check, "analyze": cmd_analyze, "heal": cmd_heal}
+def cmd_serve(args) -> int:
+    from harness.web.server import serve
+
+    return serve(args.store, host=args.host, port=args.port, verbose=args.verbose)
+
+
+def cmd_suite(args) -> int:
+    from harness.suite import load_suite, run_suite
+
+    suite = load_suite(args.suite, store=args.store)
+    if args.dry_run:
+        for spec in suite.specs:
+            print(suite.describe(spec))
+        return exit_codes.VALID
+    return run_suite(suite).exit_code
+
+
+COMMANDS = {"test": cmd_test, "check": cmd_check, "analyze": cmd_analyze, "heal": cmd_heal,
+            "serve": cmd_serve, "suite": cmd_suite}
 
 
 def main(argv=None) -> int:

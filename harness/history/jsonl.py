@@ -41,10 +41,14 @@ def encode_op(op: dict) -> str:
         if k not in ordered:
             ordered[k] = v
     try:
-        return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False, default=_json_default)
+        return _ENCODER.encode(ordered)
     except (TypeError, ValueError) as e:
         raise ValueError(f"op cannot be written as JSON: {e}") from None
+
+
+# One encoder for all ops: json.dumps with non-default options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                            default=_json_default)
 
 
 class HistoryWriter:
