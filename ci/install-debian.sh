@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PKGS=(iproute2 iptables etcd-server etcd-client faketime procps python3 python3-venv python3-pip
-      docker.io openssh-server openssh-client)
+      docker.io debootstrap openssh-server openssh-client chromium)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

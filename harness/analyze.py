@@ -29,6 +29,9 @@ def analyze_run(run_dir: str, timeout_s: float | None = None) -> int:
     results = run_checkers({"workload": checker}, test, history, {"open_as_info": True})
     results["analyzed_ops"] = sum(1 for op in history if op.get("type") == "invoke")
     run.write_results(results)
+    from harness.report import write_run_reports  # plots and timeline, also for old/crashed runs
+
+    write_run_reports(run.path, history, title=spec.resolved_name())
     word = exit_codes.verdict_word(results.get("valid"))
     print(f"{run.path}\t{word}\t{results['analyzed_ops']} ops")
     sys.stdout.flush()

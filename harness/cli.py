@@ -104,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--open-as-info", action="store_true",
                    help="treat invokes with no completion as indeterminate (info)")
     c.add_argument("--json", action="store_true", help="print the results objects")
+    c.add_argument("--consistency-model", action="append", default=None, metavar="M",
+                   help="elle: model expected to hold (repeatable; default strict-serializable; "
+                        "'none' for none)")
+    c.add_argument("--anomalies", action="append", default=None, metavar="A",
+                   help="elle: anomaly to look for (repeatable or comma-separated; G1 = G1a,G1b,G1c)")
+    c.add_argument("--sequential-keys", action="store_true",
+                   help="elle-rw-register: infer versions from each process's order")
+    c.add_argument("--linearizable-keys", action="store_true",
+                   help="elle-rw-register: infer versions from the realtime order")
+    c.add_argument("--wfr-keys", action="store_true",
+                   help="elle-rw-register: writes follow reads within a transaction")
 
     a = sub.add_parser("analyze", help="re-check a stored run")
     a.add_argument("run_dir", metavar="RUN_DIR")
@@ -120,6 +131,22 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("suite", metavar="SUITE.yaml")
     su.add_argument("--store", help="store directory (overrides the suite file's)")
     su.add_argument("--dry-run", action="store_true", help="list the runs and exit")
+
+    nd = sub.add_parser("node", help="run one reference store node (raft) in the foreground")
+    nd.add_argument("protocol", choices=["raft", "paxos"])
+    nd.add_argument("--id", required=True, help="this node's id, one of --peers")
+    nd.add_argument("--listen", required=True, metavar="IP:PORT", help="peer (node-to-node) address")
+    nd.add_argument("--peers", required=True, metavar="n1=IP:PORT,...",
+                    help="every node's peer address, this one included")
+    nd.add_argument("--http", metavar="IP:PORT",
+                    help="client HTTP address (default: --listen's IP, port + 1)")
+    nd.add_argument("--data", required=True, metavar="DIR", help="data directory (created)")
+    nd.add_argument("--bug", help="planted bug: stale-read, no-fsync, early-ack, forget-vote")
+    nd.add_argument("--election-timeout", type=_positive_float("--election-timeout"),
+                    default=500.0, metavar="MS")
+    nd.add_argument("--heartbeat", type=_positive_float("--heartbeat"), default=50.0, metavar="MS")
+    nd.add_argument("--snapshot-every", type=_int_in("--snapshot-every", 2, 10**9), default=10000,
+                    metavar="N", help="compact the log every N applied entries")
 
     h = sub.add_parser("heal", help="remove leftovers of crashed runs (namespaces, bridges, rules)")
     h.add_argument("--force", action="store_true",
@@ -185,6 +212,7 @@ def cmd_check(args) -> int:
     req = CheckRequest(
         checker=args.checker, model=args.model, initial=args.initial,
         timeout_s=args.timeout, open_as_info=args.open_as_info,
+        elle_options=_elle_options(args),
     )
     codes = []
     for path in args.histories:
@@ -207,10 +235,43 @@ def cmd_check(args) -> int:
     return exit_codes.worst(codes)
 
 
+def _elle_options(args) -> dict:
+    """The Elle checkers' options from ``check`` flags (models/anomalies may be comma-separated)."""
+    def split(items):
+        return [x.strip() for item in items for x in item.split(",") if x.strip()]
+
+    opts = {"sequential_keys": args.sequential_keys, "linearizable_keys": args.linearizable_keys,
+            "wfr_keys": args.wfr_keys}
+    if args.consistency_model is not None:
+        models = split(args.consistency_model)
+        opts["consistency_models"] = [] if models == ["none"] else models
+    if args.anomalies is not None:
+        opts["anomalies"] = split(args.anomalies)
+    return opts
+
+
 def cmd_analyze(args) -> int:
     from harness.analyze import analyze_run
 
     return analyze_run(args.run_dir, timeout_s=args.timeout)
+
+
+def cmd_node(args) -> int:
+    from reference_impl.node_args import resolve
+
+    settings = resolve(args)
+    if args.heartbeat * 2 >= args.election_timeout:
+        raise InputError("--heartbeat: must be less than half of --election-timeout")
+    if args.protocol == "paxos":
+        try:
+            from reference_impl.paxos.server import main as paxos_main
+        except ImportError:
+            raise InputError("node paxos: the reference Paxos store is not available yet") from None
+        return paxos_main(settings)
+    from reference_impl.raft.server import main as raft_main
+
+    return raft_main(settings, election_timeout_ms=args.election_timeout,
+                     heartbeat_ms=args.heartbeat, snapshot_every=args.snapshot_every)
 
 
 def cmd_heal(args) -> int:
@@ -241,7 +302,7 @@ def cmd_suite(args) -> int:
 
 
 COMMANDS = {"test": cmd_test, "check": cmd_check, "analyze": cmd_analyze, "heal": cmd_heal,
-            "serve": cmd_serve, "suite": cmd_suite}
+            "serve": cmd_serve, "suite": cmd_suite, "node": cmd_node}
 
 
 def main(argv=None) -> int:

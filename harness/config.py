@@ -54,6 +54,7 @@ class TestSpec:
     nemesis: tuple = ("partition",)
     nemesis_options: dict = field(default_factory=dict)
     backend: str = "local"
+    backend_options: dict = field(default_factory=dict)  # per backend: docs/backends.md
     nodes: tuple = ("n1", "n2", "n3", "n4", "n5")
     concurrency: int = 10
     rate: float = 50.0
@@ -184,7 +185,7 @@ def build_spec(
             if v is not None and (not isinstance(v, str) or not v):
                 raise bad(key, f"must be a string, got {v!r}")
             kw[key] = v
-        elif key in ("db_options", "workload_options", "nemesis_options"):
+        elif key in ("db_options", "workload_options", "nemesis_options", "backend_options"):
             if not isinstance(v, dict):
                 raise bad(key, f"must be a mapping, got {type(v).__name__}")
             kw[key] = v
@@ -261,6 +262,8 @@ def load_spec(path: str | None, overrides: dict[str, Any] | None = None) -> Test
     # Validate the flags alone too, so their errors say "command line", not the file.
     build_spec(dict(flags, seed=flags.get("seed", 0)), source="command line")
     for k, v in flags.items():
+        if k == "backend_options" and isinstance(values.get(k), dict):
+            v = {**values[k], **v}  # --ssh-key etc. add to the file's backend-options
         values[k] = v
         lines.pop(k, None)
     return build_spec(values, source=source, lines=lines)

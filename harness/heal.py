@@ -119,10 +119,14 @@ def _heal_locked(force: bool, report: HealReport) -> None:
         if comment not in live:
             prefixes.add(comment)
 
+    # Docker runs first: their logs are salvaged from the containers before the run root goes.
+    from harness.control.docker import heal_leftovers as heal_docker
+
+    heal_docker(live, dead, report)
     for prefix in sorted(prefixes):
         removed, errors = L.teardown_run(prefix, dead.get(prefix), salvage_logs=True,
                                           saved=report.saved)
         report.removed += removed
         report.errors += [f"{prefix}: {e}" for e in errors]
-        if removed:
+        if removed and prefix not in report.healed:
             report.healed.append(prefix)

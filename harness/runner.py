@@ -36,13 +36,21 @@ class Outcome:
     exit_code: int
 
 
-def make_backend(name: str):
-    """The control backend for ``--backend``."""
+def make_backend(name: str, options: dict | None = None):
+    """The control backend for ``--backend`` (``options``: the spec's ``backend-options``)."""
     if name == "local":
         from harness.control.local import LocalBackend
 
         return LocalBackend()
-    raise InputError(f"--backend: the {name!r} backend is not available yet (valid: local)")
+    if name == "docker":
+        from harness.control.docker import DockerBackend
+
+        return DockerBackend.from_options(options or {})
+    if name == "ssh":
+        from harness.control.ssh import SSHBackend
+
+        return SSHBackend.from_options(options or {})
+    raise InputError(f"--backend: unknown backend {name!r} (valid: local, docker, ssh)")
 
 
 def build_generator(spec: TestSpec, workload, nemesis_package):
@@ -90,7 +98,7 @@ def run_test(spec: TestSpec, *, stop_event: threading.Event | None = None) -> Ou
     db, client_factory = target.db, target.client_factory
     workload = make_workload(spec.workload, dict(spec.workload_options, seed=spec.seed))
     nemesis_package = make_nemesis_package(spec.nemesis, spec.nemesis_options, rng)
-    backend = make_backend(spec.backend)
+    backend = make_backend(spec.backend, spec.backend_options)
 
     run = open_run(spec.store, spec.resolved_name(), spec.to_yaml())
     detach = attach_run_log(run.log)
@@ -118,13 +126,16 @@ def run_test(spec: TestSpec, *, stop_event: threading.Event | None = None) -> Ou
                     nemesis_package.nemesis.setup(cluster, db)
                 gen = build_generator(spec, workload, nemesis_package)
                 guard.draining = True
-                Interpreter(
-                    test, gen, client_factory,
-                    nemesis_package.nemesis if nemesis_package else None,
-                    concurrency=spec.concurrency, nodes=list(cluster.nodes),
-                    writer=writer, op_timeout_s=spec.op_timeout, stop_event=stop_event,
-                    logger=log,
-                ).run()
+                from harness.report.progress import RunProgress
+
+                with RunProgress(spec.time_limit) as progress:  # live display on a TTY only
+                    Interpreter(
+                        test, gen, client_factory,
+                        nemesis_package.nemesis if nemesis_package else None,
+                        concurrency=spec.concurrency, nodes=list(cluster.nodes),
+                        writer=progress.track(writer), op_timeout_s=spec.op_timeout,
+                        stop_event=stop_event, logger=log,
+                    ).run()
                 guard.draining = False
                 interrupted = stop_event.is_set()
             except KeyboardInterrupt:
@@ -135,7 +146,10 @@ def run_test(spec: TestSpec, *, stop_event: threading.Event | None = None) -> Ou
         log.info("workload and teardown took %.1fs", time.monotonic() - started)
         results = _check_and_store(test, spec, workload, run, interrupted)
         code = exit_codes.for_verdict(results.get("valid"))
-        _print_summary(run, results, interrupted)
+        from harness.report import finish_run  # plots, timeline, junit; the summary table
+
+        summary = finish_run(spec, run, results, time.monotonic() - started)
+        _print_summary(run, results, interrupted, summary)
         return Outcome(run, results, code)
     finally:
         detach()
@@ -171,8 +185,13 @@ def _check_and_store(test, spec, workload, run: RunDir, interrupted: bool) -> di
     return results
 
 
-def _print_summary(run: RunDir, results: dict, interrupted: bool) -> None:
+def _print_summary(run: RunDir, results: dict, interrupted: bool, summary: str | None = None) -> None:
     word = exit_codes.verdict_word(results.get("valid"))
+    note = " (interrupted)" if interrupted else ""
+    if summary:  # harness.report.summary's table: ops, faults, verdicts, results path
+        print(summary, file=sys.stderr)
+        print(f"verdict: {word}{note}", flush=True)
+        return
     lines = []
     for name, r in results.items():
         if isinstance(r, dict) and "valid" in r:

@@ -8,11 +8,15 @@
 from __future__ import annotations
 
 from harness.errors import InputError
+from workloads.list_append import ListAppendWorkload
 from workloads.register import RegisterWorkload
+from workloads.rw_register import RwRegisterWorkload
 
 #: name -> workload class (constructed with the workload's options dict).
 WORKLOADS = {
     "register": RegisterWorkload,
+    "list-append": ListAppendWorkload,
+    "rw-register": RwRegisterWorkload,
 }
 
 

@@ -30,9 +30,17 @@ def _etcd(options: dict | None) -> Target:
     return Target("etcd", EtcdDB(o), EtcdClientFactory(o))
 
 
+def _raft(options: dict | None) -> Target:
+    from harness.targets.raft import RaftClientFactory, RaftDB, normalize_options
+
+    o = normalize_options(options)
+    return Target("raft", RaftDB(o), RaftClientFactory(o))
+
+
 #: name -> builder ``(options) -> Target``. Target modules are imported on first use.
 TARGETS: dict[str, Callable[[dict | None], Target]] = {
     "etcd": _etcd,
+    "raft": _raft,
 }
 
 

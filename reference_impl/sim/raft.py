@@ -1,0 +1,407 @@
+"""Deterministic simulation of a Raft cluster: the real :class:`RaftCore` under a seeded world.
+
+Each simulated node wraps a core exactly as the real server does (:class:`Ready` contract): the
+writes of a Ready go to a simulated disk and become durable only when the simulated fsync
+completes, some virtual milliseconds later; only then are its messages sent and its committed
+entries applied. A crash loses every write not yet synced and every message not yet sent; a
+restart rebuilds the core from what was durable and the state machine from the durable snapshot.
+
+Faults, all drawn from the seed: message loss, duplication, delay and reordering
+(:class:`~reference_impl.sim.world.NetworkFaults`), partitions, crashes and restarts. Clients
+send puts, cas and ReadIndex reads to random nodes.
+
+:class:`RaftInvariants` is checked after every event (see its docstring). A violation raises
+:class:`InvariantViolation` naming the seed, the virtual time and what broke; running the same
+seed again replays the run event for event (``python -m reference_impl.sim --seed N --trace``).
+
+Planted bugs (``bug=``), so tests can show the checks catch them: ``no-fsync`` (messages and
+acknowledgements leave before the disk write, which lands later or never) and ``forget-vote``
+(the vote is not part of the durable state).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from reference_impl.raft.core import (
+    LEADER, Config, PersistentState, RaftCore, Ready, Snapshot,
+)
+from reference_impl.sim.world import NetworkFaults, World
+from reference_impl.state_machine import KVStateMachine
+
+SIM_BUGS = ("no-fsync", "forget-vote")
+
+
+class InvariantViolation(AssertionError):
+    """A protocol invariant broke in a simulated run."""
+
+
+@dataclass
+class SimOptions:
+    """One simulated run's shape. Times are virtual milliseconds."""
+
+    nodes: int = 5
+    duration: float = 1500.0
+    quiet: float = 800.0          # fault-free time at the end (liveness: a leader must emerge)
+    faults: NetworkFaults = field(default_factory=NetworkFaults)
+    config: Config = field(default_factory=lambda: Config(election_timeout=100.0,
+                                                          heartbeat_interval=20.0, max_batch=16,
+                                                          max_inflight=64))
+    client_interval: tuple = (1.0, 8.0)
+    fault_interval: tuple = (30.0, 250.0)
+    crash_p: float = 0.3
+    snapshot_every: int = 25       # compact when this many entries were applied since the last
+    disk_delay: tuple = (0.1, 3.0)
+    bug: str | None = None
+
+
+@dataclass
+class Durable:
+    """What survives a crash."""
+
+    term: int = 0
+    vote: str | None = None
+    snap: Snapshot | None = None
+    entries: list = field(default_factory=list)   # [(term, cmd)] from snap.index + 1
+
+    def start(self) -> int:
+        return self.snap.index if self.snap else 0
+
+    def to_state(self) -> PersistentState:
+        return PersistentState(self.term, self.vote, self.snap, list(self.entries))
+
+
+class SimNode:
+    """One node: a core, its disk, its state machine, and whether it is up."""
+
+    def __init__(self, node_id: str):
+        self.id = node_id
+        self.durable = Durable()
+        self.core: RaftCore | None = None
+        self.sm = KVStateMachine()
+        self.up = False
+        self.gen = 0
+        self.syncing = False
+        self.timer_token = 0
+        self.timer_at: float | None = None
+        self.was_leader_term = -1
+        self.read_wait: list = []   # (ctx, index) released but not yet applied
+
+
+class RaftSimulation:
+    """One seeded run. :meth:`run` returns a summary dict or raises InvariantViolation."""
+
+    def __init__(self, seed: int, options: SimOptions | None = None, *, trace: bool = False):
+        self.seed = seed
+        self.o = options or SimOptions()
+        self.rng = random.Random(seed)
+        self.world = World(self.rng, self._deliver, self.o.faults, trace=[] if trace else None)
+        self.ids = [f"n{i + 1}" for i in range(self.o.nodes)]
+        self.nodes = {i: SimNode(i) for i in self.ids}
+        self.inv = RaftInvariants(self)
+        self.next_cmd = 0
+        self.pending: dict[tuple[str, int], tuple[int, dict]] = {}
+        self.reads: dict[int, tuple[float, int]] = {}
+        self.acked_index = 0           # highest log index of an acknowledged write
+        self.stats = {"acked": 0, "lost": 0, "reads": 0, "elections": 0, "crashes": 0,
+                      "snapshots": 0}
+        self.faults_on = True
+
+    # ------------------------------------------------------------------ node lifecycle
+    def _boot(self, node: SimNode) -> None:
+        node.gen += 1
+        node.up = True
+        node.syncing = False
+        node.timer_at = None
+        node.read_wait = []
+        node.core = RaftCore(node.id, self.ids, config=self.o.config,
+                             rng=random.Random(self.rng.getrandbits(64)), now=self.world.now,
+                             state=node.durable.to_state())
+        node.sm = KVStateMachine()
+        if node.durable.snap is not None:
+            node.sm.restore(node.durable.snap.data)
+        self._schedule_timer(node)
+
+    def _crash(self, node: SimNode) -> None:
+        node.up = False
+        node.gen += 1          # pending syncs, timers and in-flight work of this life are void
+        node.core = None
+        self.stats["crashes"] += 1
+
+    def _schedule_timer(self, node: SimNode) -> None:
+        at = node.core.next_wakeup()
+        if at == node.timer_at:
+            return     # already scheduled for that time
+        node.timer_at = at
+        node.timer_token += 1
+        tok, gen = node.timer_token, node.gen
+        self.world.at(node.core.next_wakeup(), lambda: self._timer(node, gen, tok), "timer")
+
+    def _timer(self, node: SimNode, gen: int, tok: int) -> None:
+        if node.gen != gen or node.timer_token != tok or not node.up:
+            return
+        node.timer_at = None
+        if self.world.now >= node.core.next_wakeup():
+            node.core.tick(self.world.now)
+        self._kick(node)
+
+    # ------------------------------------------------------------------ the Ready loop
+    def _kick(self, node: SimNode) -> None:
+        """Take the node's Ready (unless a sync is in progress) and start its disk write."""
+        if not node.up:
+            return
+        self._schedule_timer(node)
+        while not node.syncing:
+            r = node.core.take_ready()
+            if r.empty():
+                return
+            self.inv.on_ready(node, r)
+            gen = node.gen
+            if self.o.bug == "no-fsync":
+                # The bug: act as if the write were durable now; it lands on disk much later.
+                self.world.at(self.world.now + 50.0, lambda r=r: self._write(node, gen, r),
+                              "lazy-write")
+                self._after_sync(node, r)
+                continue
+            node.syncing = True
+            delay = self.rng.uniform(*self.o.disk_delay)
+            self.world.at(self.world.now + delay, lambda: self._synced(node, gen, r), "fsync")
+
+    def _write(self, node: SimNode, gen: int, r: Ready) -> None:
+        if node.gen != gen:
+            return     # crashed before the write reached the disk: it is lost
+        d = node.durable
+        if r.snapshot is not None:
+            d.snap = r.snapshot
+            d.entries = []
+        if r.hard_state is not None:
+            d.term = r.hard_state.term
+            d.vote = None if self.o.bug == "forget-vote" else r.hard_state.vote
+        if r.truncate_from is not None:
+            keep = max(0, r.truncate_from - d.start() - 1)
+            del d.entries[keep:]
+            first = d.start() + len(d.entries) + 1
+            d.entries.extend((t, c) for i, t, c in r.entries if i >= first)
+
+    def _synced(self, node: SimNode, gen: int, r: Ready) -> None:
+        if node.gen != gen:
+            return
+        self._write(node, gen, r)
+        node.syncing = False
+        self._after_sync(node, r)
+        self._kick(node)
+
+    def _after_sync(self, node: SimNode, r: Ready) -> None:
+        core = node.core
+        core.persisted(self.world.now, r.last_index, r.last_term)
+        for m in r.messages:
+            self.world.send(node.id, m["to"], m)
+        if r.apply_snapshot is not None:
+            node.sm.restore(r.apply_snapshot.data)
+        for index, term, cmd in r.committed:
+            result = node.sm.apply(index, cmd)
+            self.inv.on_apply(node, index, term, cmd, result)
+            p = self.pending.pop((node.id, index), None)
+            if p is not None:
+                pterm, pcmd = p
+                if pterm == term:
+                    self.stats["acked"] += 1
+                    self.acked_index = max(self.acked_index, index)
+                else:
+                    self.stats["lost"] += 1
+        for ctx in r.failed_reads:
+            self.reads.pop(ctx, None)
+        node.read_wait.extend(r.reads)
+        self._serve_reads(node)
+        if node.sm.applied_index - core.log_start >= self.o.snapshot_every:
+            idx = node.sm.applied_index
+            snap = Snapshot(idx, core.term_at(idx), node.sm.snapshot())
+            d = node.durable
+            if idx > d.start():
+                drop = min(len(d.entries), idx - d.start())
+                d.entries = d.entries[drop:]
+                d.snap = snap
+                core.compact(idx, snap.data)
+                self.stats["snapshots"] += 1
+
+    def _serve_reads(self, node: SimNode) -> None:
+        keep = []
+        for ctx, index in node.read_wait:
+            if node.sm.applied_index >= index:
+                asked_at, must_see = self.reads.pop(ctx)
+                self.stats["reads"] += 1
+                if index < must_see:
+                    self.inv.fail(f"stale read on {node.id}: read index {index} misses write "
+                                  f"acknowledged at index {must_see} before the read began")
+            else:
+                keep.append((ctx, index))
+        node.read_wait = keep
+
+    # ------------------------------------------------------------------ inputs
+    def _deliver(self, dst: str, msg: dict) -> None:
+        node = self.nodes[dst]
+        if not node.up:
+            return
+        node.core.receive(self.world.now, msg)
+        self._kick(node)
+
+    def _client(self) -> None:
+        if self.world.now < self.o.duration + self.o.quiet - 400:
+            self.world.at(self.world.now + self.rng.uniform(*self.o.client_interval),
+                          self._client, "client")
+        node = self.nodes[self.rng.choice(self.ids)]
+        if not node.up:
+            return
+        self.next_cmd += 1
+        kind = self.rng.random()
+        if kind < 0.35:
+            ctx = self.next_cmd
+            if node.core.read_index(self.world.now, ctx):
+                self.reads[ctx] = (self.world.now, self.acked_index)
+        else:
+            if kind < 0.7:
+                cmd = {"op": "put", "key": "x", "value": self.next_cmd, "id": self.next_cmd}
+            else:
+                cmd = {"op": "cas", "key": "x", "from": self.rng.randint(0, self.next_cmd),
+                       "to": self.next_cmd, "id": self.next_cmd}
+            res = node.core.propose(self.world.now, cmd)
+            if res is not None:
+                self.pending[(node.id, res[0])] = (res[1], cmd)
+        self._kick(node)
+
+    def _fault(self) -> None:
+        if self.world.now >= self.o.duration:
+            return
+        self.world.at(self.world.now + self.rng.uniform(*self.o.fault_interval), self._fault,
+                      "fault")
+        rng = self.rng
+        x = rng.random()
+        down = [n for n in self.nodes.values() if not n.up]
+        if down and x < 0.3:
+            self._boot(rng.choice(down))
+        elif x < 0.3 + self.o.crash_p:
+            up = [n for n in self.nodes.values() if n.up]
+            if up:
+                self._crash(rng.choice(up))
+        elif x < 0.85:
+            ids = list(self.ids)
+            rng.shuffle(ids)
+            cut = rng.randint(1, len(ids) - 1)
+            self.world.partition([ids[:cut], ids[cut:]])
+        else:
+            self.world.heal()
+
+    def _quiet(self) -> None:
+        """End of the fault period: heal, restart everyone, a reliable network from now on."""
+        self.world.heal()
+        self.world.faults = NetworkFaults(loss=0.0, duplicate=0.0, long_delay_p=0.0)
+        for n in self.nodes.values():
+            if not n.up:
+                self._boot(n)
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> dict:
+        for n in self.nodes.values():
+            self._boot(n)
+        self.world.at(1.0, self._client, "client")
+        self.world.at(self.rng.uniform(*self.o.fault_interval), self._fault, "fault")
+        self.world.at(self.o.duration, self._quiet, "quiet")
+        self.world.run_until(self.o.duration + self.o.quiet, self.inv.after_step)
+        self.inv.final()
+        return {"seed": self.seed, "time": self.world.now, "sent": self.world.sent,
+                "dropped": self.world.dropped, "commit": self.inv.max_commit,
+                "leaders": len(self.inv.leaders), **self.stats}
+
+
+def _key(cmd: Any) -> str:
+    if isinstance(cmd, dict) and "id" in cmd:
+        return f"#{cmd['id']}"
+    return json.dumps(cmd, sort_keys=True)
+
+
+class RaftInvariants:
+    """Raft's safety properties (Raft paper, Figure 3), checked as the run goes.
+
+    - Election safety: at most one leader per term (over the whole run).
+    - Log matching: an entry ``(index, term)`` has one command and one predecessor term in every
+      log that holds it (so two logs that share an entry share the whole prefix before it).
+    - Leader completeness: a node that becomes leader holds every entry committed in earlier terms.
+    - State machine safety: every node applies the same command, with the same result, at an index.
+    - Linearizable reads: a ReadIndex read sees every write acknowledged before it began
+      (checked by the simulation).
+    - Liveness (final): after the faults stop, a leader exists and every node caught up.
+    """
+
+    def __init__(self, sim: RaftSimulation):
+        self.sim = sim
+        self.leaders: dict[int, str] = {}
+        self.entries: dict[tuple[int, int], tuple[str, int]] = {}
+        self.applied: dict[int, tuple[int, str, str]] = {}
+        self.max_commit = 0
+
+    def fail(self, what: str) -> None:
+        raise InvariantViolation(f"seed {self.sim.seed} at t={self.sim.world.now:.3f}ms: {what}")
+
+    def on_ready(self, node: SimNode, r: Ready) -> None:
+        core = node.core
+        for index, term, cmd in r.entries:
+            prev = core.term_at(index - 1)
+            key = (index, term)
+            seen = self.entries.get(key)
+            mine = (_key(cmd), prev)
+            if seen is None:
+                self.entries[key] = mine
+            elif seen != mine:
+                self.fail(f"log matching: {node.id} holds entry {key} as {mine}, "
+                          f"another node as {seen}")
+
+    def on_apply(self, node: SimNode, index: int, term: int, cmd: Any, result: Any) -> None:
+        mine = (term, _key(cmd), json.dumps(result, sort_keys=True))
+        seen = self.applied.get(index)
+        if seen is None:
+            self.applied[index] = mine
+            self.max_commit = max(self.max_commit, index)
+        elif seen != mine:
+            self.fail(f"state machine safety: {node.id} applied {mine} at index {index}, "
+                      f"another node {seen}")
+
+    def after_step(self) -> None:
+        for node in self.sim.nodes.values():
+            core = node.core
+            if core is None or core.role != LEADER:
+                continue
+            holder = self.leaders.setdefault(core.term, node.id)
+            if holder != node.id:
+                self.fail(f"election safety: {holder} and {node.id} both lead term {core.term}")
+            if node.was_leader_term != core.term:
+                node.was_leader_term = core.term
+                self.sim.stats["elections"] += 1
+                self._check_completeness(node)
+
+    def _check_completeness(self, node: SimNode) -> None:
+        core = node.core
+        for index, (term, key, _res) in self.applied.items():
+            if term >= core.term or index <= core.log_start:
+                continue
+            if core.term_at(index) != term or _key(core.entry(index)[1]) != key:
+                self.fail(f"leader completeness: {node.id} leads term {core.term} without "
+                          f"committed entry {index} (term {term})")
+
+    def final(self) -> None:
+        leaders = [n for n in self.sim.nodes.values() if n.up and n.core.role == LEADER]
+        if not leaders:
+            self.fail("liveness: no leader after the faults stopped")
+        top = max(n.core.term for n in leaders)
+        leader = next(n for n in leaders if n.core.term == top)
+        for n in self.sim.nodes.values():
+            if n.sm.applied_index < leader.core.commit - 0 and n.core.commit < leader.core.commit:
+                self.fail(f"liveness: {n.id} at commit {n.core.commit}, leader {leader.id} at "
+                          f"{leader.core.commit} after {self.sim.o.quiet:g} quiet ms")
+
+
+def run_seed(seed: int, options: SimOptions | None = None) -> dict:
+    """Run one seed; returns its summary or raises :class:`InvariantViolation`."""
+    return RaftSimulation(seed, options).run()
