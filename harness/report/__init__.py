@@ -2,8 +2,11 @@
 the live progress display and JUnit XML.
 
 Everything here reads a history (a list of op dicts) and checker results (plain dicts) and writes
-files; nothing here changes a verdict. :func:`write_run_reports` is what the runner calls once the
-history is checked.
+files; nothing here changes a verdict. :func:`finish_run` is what the runner calls once the
+history is checked (plots, timeline, JUnit, the summary table); :func:`write_run_reports` draws
+the plots and the timeline alone (``analyze`` uses it). The pieces: ``operations`` (a history as
+intervals), ``plots``, ``timeline``, ``summary``, ``progress``, ``junit``, and ``synthetic``
+(histories for tests and demos).
 """
 
 from __future__ import annotations

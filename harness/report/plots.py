@@ -122,12 +122,16 @@ def quantiles_plot(ops, periods, span_s, title="", path=None):
                 buckets.setdefault(int(o.start / NS / width), []).append(o.latency_ns)
         if not buckets:
             continue
-        keys = sorted(buckets)
+        # Every bucket from the first to the last: an empty one is a gap in the line (no ok op
+        # then, often a partition), not a straight line drawn across it.
+        keys = range(min(buckets), max(buckets) + 1)
+        sorted_buckets = {k: sorted(v) for k, v in buckets.items()}
         color = f"C{i}"
         for q in QUANTILES:
-            ys = [_quantile(sorted(buckets[k]), q) / 1e6 for k in keys]
-            ax.plot([(k + 0.5) * width for k in keys], [max(y, 1e-3) for y in ys],
-                    linestyle=styles[q], color=color, linewidth=1,
+            ys = [max(_quantile(sorted_buckets[k], q) / 1e6, 1e-3) if k in sorted_buckets
+                  else float("nan") for k in keys]
+            ax.plot([(k + 0.5) * width for k in keys], ys,
+                    linestyle=styles[q], color=color, linewidth=1, marker=".", markersize=2,
                     label=f"{f} {'max' if q == 1.0 else f'p{int(q * 100)}'}")
     ax.set_yscale("log")
     ax.set_xlim(0, max(span_s, 1e-3))

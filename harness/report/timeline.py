@@ -7,8 +7,8 @@ scrolling over a time index), so a 100k-op history loads and scrolls like a 100-
 
 Colours follow Jepsen: ok blue, info (unknown) orange, fail pink. Nemesis periods are grey bands
 across all columns, named in the left gutter. Hovering a box shows the op; ``#index=N`` in the URL
-jumps to (and outlines) the op invoked at history index N, which is how counterexample pages link
-to it.
+jumps to the op invoked at history index N, outlines it and pins its details (as a click on a box
+does); that is how counterexample pages link to it.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ _PAGE = r"""<!DOCTYPE html>
  .sw{display:inline-block;width:12px;height:12px;vertical-align:-2px;border:1px solid #0003;margin-right:3px}
  #scroller{position:absolute;top:35px;left:0;right:0;bottom:0;overflow:auto}
  #cv{position:absolute;top:35px;left:0;pointer-events:none}
+ #pin{position:fixed;right:18px;bottom:18px;display:none;background:#fffbe6;border:2px solid #000;padding:6px 8px;max-width:480px;font:12px ui-monospace,monospace;white-space:pre-wrap;z-index:4}
  #tip{position:fixed;display:none;background:#fff;border:1px solid #999;box-shadow:2px 2px 6px #0003;padding:6px 8px;max-width:480px;font:12px ui-monospace,monospace;white-space:pre-wrap;z-index:5;pointer-events:none}
 </style></head>
 <body>
@@ -93,7 +94,7 @@ _PAGE = r"""<!DOCTYPE html>
  <label>index <input id="goto" size="7" placeholder="e.g. 572"></label>
  <span id="status">loading...</span></div>
 <div id="scroller"><div id="spacer"></div></div>
-<canvas id="cv"></canvas><div id="tip"></div>
+<canvas id="cv"></canvas><div id="tip"></div><div id="pin" title="click another op to pin it; click here to close"></div>
 <script id="data" type="application/json">@@DATA@@</script>
 <script>
 "use strict";
@@ -103,7 +104,7 @@ const COLORS = ["#6DB6FE", "#FEB5DA", "#FFAA26"], TYPES = ["ok", "fail", "info"]
 const GUTTER = 78, HEAD = 22, COLW = 64, GAP = 4;
 const sc = document.getElementById("scroller"), sp = document.getElementById("spacer");
 const cv = document.getElementById("cv"), ctx = cv.getContext("2d");
-const tip = document.getElementById("tip"), st = document.getElementById("status");
+const tip = document.getElementById("tip"), st = document.getElementById("status"), pin = document.getElementById("pin");
 let t0 = Infinity, t1 = 0;
 for (const o of OPS) { if (o[1] < t0) t0 = o[1]; if (o[2] > t1) t1 = o[2]; }
 for (const p of D.nemesis) { if (p[1] < t0) t0 = p[1]; if (p[2] > t1) t1 = p[2]; }
@@ -222,11 +223,17 @@ sc.addEventListener("mousemove", ev => {
 });
 sc.addEventListener("mouseleave", () => { tip.style.display = "none"; });
 function center() { return t0 + (sc.scrollTop + sc.clientHeight / 2 - HEAD) / scale; }
-document.getElementById("zin").onclick = () => { const c = center(); scale = Math.min(scale * 2, 2e7 / (t1 - t0) * 1.5, 50); layout(c); };
+document.getElementById("zin").onclick = () => { const c = center(); scale = Math.min(scale * 2, 2e7 / (t1 - t0), 50); layout(c); };
 document.getElementById("zout").onclick = () => { const c = center(); scale = scale / 2; layout(c); };
+function pinOp(i) {
+  highlight = i;
+  if (i < 0) { pin.style.display = "none"; } else { pin.textContent = describe(i); pin.style.display = "block"; }
+}
+pin.addEventListener("click", () => { pinOp(-1); draw(); });
+sc.addEventListener("click", ev => { const i = opAt(ev); if (i >= 0) { pinOp(i); draw(); } });
 function jump(idx) {
   const i = byIndex.get(idx); if (i === undefined) { st.textContent = "no op invoked at index " + idx; return; }
-  highlight = i; const o = OPS[i];
+  pinOp(i); const o = OPS[i];
   sc.scrollLeft = Math.max(0, GUTTER + o[0] * COLW - sc.clientWidth / 2);
   layout(o[1]);
 }

@@ -86,7 +86,8 @@ def run_list_page(runs: list[RunInfo], params: dict[str, str], store: str) -> st
             '<button>filter</button><a href="/">clear</a></form>')
     rows = "".join(
         f'<tr class="run"><td>{badge(r.verdict)}{" (interrupted)" if r.interrupted else ""}</td>'
-        f'<td><a href="/run/{q(r.rel)}">{escape(r.name)}</a></td><td>{escape(r.db)}</td>'
+        f'<td><a href="/run/{q(r.rel)}">{escape(r.name)}</a></td><td>{escape(r.db)}'
+        f'{f" <small>{escape(r.options)}</small>" if r.options else ""}</td>'
         f'<td>{escape(r.workload)}</td><td>{escape(r.nemesis)}</td><td>{escape(r.date)}</td>'
         f'<td>{escape(str(r.seed))}</td></tr>' for r in shown)
     table = ('<table id="runs"><tr><th>verdict</th><th>test</th><th>target</th><th>workload</th>'
@@ -108,7 +109,8 @@ def run_page(info: RunInfo, summary_text: str | None) -> str:
     base = f"/run/{q(info.rel)}"
     results = read_json(run / "results.json")
     parts = [f'<h2>{escape(info.name)} {badge(info.verdict)}</h2>',
-             f'<p>{escape(info.date)} &middot; target <b>{escape(info.db)}</b> &middot; workload '
+             f'<p>{escape(info.date)} &middot; target <b>{escape(info.db)}</b> '
+             f'{escape(info.options)} &middot; workload '
              f'<b>{escape(info.workload)}</b> &middot; nemesis <b>{escape(info.nemesis)}</b> '
              f'&middot; seed {escape(str(info.seed))} &middot; <code>{escape(info.rel)}</code></p>']
     if results is None:
@@ -131,13 +133,13 @@ def run_page(info: RunInfo, summary_text: str | None) -> str:
         f'<div><img alt="{n}" src="{base}/plot/{n}"></div>' for n in PLOT_FILES) + "</div>"
         + PLOT_STATUS_SCRIPT)
     parts.append(f'<h3>Timeline</h3><p><a href="{base}/timeline">open the timeline</a> '
-                 f'(one column per process)</p><iframe src="{base}/timeline" title="timeline"></iframe>')
+                 f'(one column per process)</p><iframe src="{base}/timeline" title="timeline" loading="lazy"></iframe>')
     files = []
     for f in sorted(run.rglob("*")):
         if f.is_file() and not f.is_symlink() and not f.name.startswith("."):
             rel = f.relative_to(run).as_posix()
-            extra = (f' (<a href="/file/{q(info.rel)}/{q(rel)}?download=1">download</a>)'
-                     if rel == "history.jsonl" else "")
+            extra = (f' (<a href="/file/{q(info.rel)}/{q(rel)}?download=1">download</a>, '
+                     f'<a href="{base}/history.edn">as EDN</a>)' if rel == "history.jsonl" else "")
             files.append(f'<li><a href="/file/{q(info.rel)}/{q(rel)}">{escape(rel)}</a> '
                          f'{f.stat().st_size:,} bytes{extra}</li>')
     parts.append("<h3>Files and logs</h3><ul>" + "".join(files) + "</ul>")

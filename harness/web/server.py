@@ -7,6 +7,7 @@ Routes (every ``<run>`` is a run's path relative to the store, ``<test>/<timesta
     /run/<run>/checker/<name>  a checker's counterexample page
     /run/<run>/plot/<png>      latency.png, latency-quantiles.png, rate.png (drawn if missing)
     /run/<run>/timeline        timeline.html (drawn if missing)
+    /run/<run>/history.edn     the history as EDN, for knossos / elle-cli
     /file/<path>               any file in the store (?download=1 to save it)
     /suites                    suite summaries
 
@@ -136,8 +137,8 @@ class StoreHandler(BaseHTTPRequestHandler):
         action, arg = None, None
         if len(segs) >= 3 and segs[-2] in ("checker", "plot"):
             action, arg, segs = segs[-2], segs[-1], segs[:-2]
-        elif segs[-1] == "timeline":
-            action, segs = "timeline", segs[:-1]
+        elif segs[-1] in ("timeline", "history.edn"):
+            action, segs = segs[-1], segs[:-1]
         run = resolve_in(store, segs)
         if not run.is_dir() or not ((run / "test.yaml").exists() or (run / "history.jsonl").exists()):
             return self._html(pages.not_found_page("not a run directory"), 404)
@@ -159,6 +160,12 @@ class StoreHandler(BaseHTTPRequestHandler):
                 return self._file(resolve_in(store, segs + [arg]), False)
             png = self._rendered(run, arg, lambda h: render_plot(arg, h, title=f"{info.name}: {arg[:-4]}"))
             return self._send(200, png, "image/png")
+        if action == "history.edn":  # for knossos / elle-cli users
+            from harness.history.edn_writer import op_to_edn
+
+            text = "".join(op_to_edn(op) + "\n" for op in self._history(run))
+            return self._send(200, text.encode("utf-8"), "application/edn; charset=utf-8",
+                              {"Content-Disposition": 'attachment; filename="history.edn"'})
         # timeline
         if (run / "timeline.html").is_file():
             return self._file(resolve_in(store, segs + ["timeline.html"]), False)

@@ -27,6 +27,7 @@ class RunInfo:
     verdict: str        # valid | invalid | unknown | incomplete
     seed: object = None
     interrupted: bool = False
+    options: str = ""   # the db-options and bug, shown under the target ("serializable=true")
 
 
 def _verdict(results) -> str:
@@ -66,11 +67,16 @@ def run_info(root: Path, run: Path) -> RunInfo:
     results = read_json(run / "results.json")
     nem = spec.get("nemesis")
     nem = ",".join(map(str, nem)) if isinstance(nem, list) else str(nem or "none")
+    opts = spec.get("db-options") if isinstance(spec.get("db-options"), dict) else {}
+    options = " ".join(f"{k}={json.dumps(v)}" for k, v in opts.items())
+    if spec.get("bug"):
+        options = f"bug={spec['bug']} {options}".strip()
     return RunInfo(
         rel=run.relative_to(root).as_posix(), path=run, name=str(spec.get("name") or run.parent.name),
         db=str(spec.get("db", "?")), workload=str(spec.get("workload", "?")), nemesis=nem or "none",
         date=_date(run.name, run), verdict=_verdict(results), seed=spec.get("seed"),
-        interrupted=bool(isinstance(results, dict) and results.get("interrupted")))
+        interrupted=bool(isinstance(results, dict) and results.get("interrupted")),
+        options=options)
 
 
 def list_runs(store) -> list[RunInfo]:

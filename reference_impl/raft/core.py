@@ -617,6 +617,9 @@ class RaftCore:
             self._send({"type": "snapshot", "to": p, "term": self.term, "index": self.snap.index,
                         "snap_term": self.snap.term, "data": self.snap.data, "seq": self.hb_seq})
             pr.last_sent = now
+            # Wait for the answer (or the next heartbeat) before sending anything else.
+            pr.next = self.snap.index + 1
+            pr.probing = True
             return
         prev = pr.next - 1
         if prev > pr.match + self.config.max_inflight:

@@ -99,8 +99,10 @@ class PeerLink:
 
 class RaftServer:
     """One node. ``peers`` maps every node id (this one included) to its peer ``(host, port)``;
-    ``http`` is this node's client address; other nodes' client ports are assumed to be at the
-    same offset from their peer ports (for the ``leader_http`` hint)."""
+    ``http`` is this node's client address. Every peer message carries the sender's client
+    address, so a follower can point clients at the leader (``leader_http``); before it heard
+    from the leader it assumes the leader's client port has the same offset from its peer port
+    as its own."""
 
     def __init__(self, node_id: str, peers: dict[str, tuple[str, int]], http: tuple[str, int],
                  data_dir: str, *, bug: str | None = None, config: Config | None = None,
@@ -109,6 +111,8 @@ class RaftServer:
         self.peers = peers
         self.http = http
         self.http_offset = http[1] - peers[node_id][1]
+        self.http_text = f"{http[0]}:{http[1]}"
+        self.peer_http: dict[str, str] = {}   # client addresses peers told us about
         self.bug = bug
         self.config = config or Config(election_timeout=500.0, heartbeat_interval=50.0)
         self.commit_wait_s = commit_wait_s
@@ -167,6 +171,8 @@ class RaftServer:
                 msg = json.loads(await reader.readexactly(n))
                 if msg.get("to") != self.id:
                     continue
+                if msg.get("http"):
+                    self.peer_http[msg["from"]] = msg["http"]
                 self.core.receive(now_ms(), msg)
                 self.wake.set()
         except (asyncio.IncompleteReadError, ConnectionError, ValueError, OSError):
@@ -177,6 +183,7 @@ class RaftServer:
     def _send(self, msg: dict) -> None:
         link = self.links.get(msg["to"])
         if link is not None:
+            msg["http"] = self.http_text  # so followers can point clients at the leader
             data = json.dumps(msg, separators=(",", ":")).encode()
             link.send(_LEN.pack(len(data)) + data)
 
@@ -247,8 +254,8 @@ class RaftServer:
     # ------------------------------------------------------------------ client API
     def _not_leader(self) -> tuple[int, dict]:
         leader = self.core.leader if self.core.leader != self.id else None
-        hint = None
-        if leader in self.peers:
+        hint = self.peer_http.get(leader)
+        if hint is None and leader in self.peers:
             h, p = self.peers[leader]
             hint = f"{h}:{p + self.http_offset}"
         return 409, {"error": "not the leader", "leader": leader, "leader_http": hint,

@@ -2,12 +2,11 @@
 timeline, a counterexample page, a 100,000-op timeline, and refused traversal requests.
 
 The store is synthetic (harness.report.synthetic): the UI is what is under test, not a cluster.
-Screenshots go to the test's tmp dir; with ``SPLITBRAIN_UPDATE_SCREENSHOTS=1`` they also replace
-the ones in docs/images, which is how the docs' pictures stay what the code draws.
+Screenshots go to the test's tmp dir (docs/images/screenshots.py makes the docs' pictures the
+same way, from real runs).
 """
 
 import http.client
-import os
 import re
 import shutil
 import subprocess
@@ -22,7 +21,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt install chromium)")
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS_IMAGES = REPO / "docs" / "images"
 BIG = 100_000
 
 
@@ -72,9 +70,6 @@ def chromium(tmp_path, url, *, dom=False, screenshot=None, size="1280,900", budg
     assert r.returncode == 0, r.stderr[-2000:]
     if screenshot:
         assert Path(screenshot).stat().st_size > 10_000, "a blank screenshot"
-        if os.environ.get("SPLITBRAIN_UPDATE_SCREENSHOTS"):
-            DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-            shutil.copy(screenshot, DOCS_IMAGES / Path(screenshot).name)
     return r.stdout
 
 

@@ -1,4 +1,5 @@
-"""``splitbrain suite`` end to end: 4 short etcd runs, one with a planted bug, one summary.
+"""``splitbrain suite`` end to end: 4 short etcd runs, two with a planted bug, one summary; and
+the ``--junit`` file of an invalid run.
 
 The planted bug must fail every time, so it cannot be a real etcd anomaly (serializable reads
 under a partition show one only sometimes). It is a client that lies: every read that etcd
@@ -61,7 +62,7 @@ name: four
 defaults: {nodes: 3, time-limit: 4, rate: 40, concurrency: 4}
 targets:
   - etcd
-  - {label: planted-bug, db: etcd-lying}
+  - {label: planted-bug, db: etcd-lying, junit: JUNIT}
 workloads: [register]
 nemeses:
   - none
@@ -73,7 +74,8 @@ seeds: [7]
 def test_suite_of_four_runs_writes_its_summary_and_exits_1(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(targets.TARGETS, "etcd-lying", lying_etcd)
     suite = tmp_path / "four.yaml"
-    suite.write_text(SUITE)
+    junit_file = tmp_path / "reports" / "junit.xml"
+    suite.write_text(SUITE.replace("JUNIT", str(junit_file)))
     store = tmp_path / "store"
     code = main(["suite", str(suite), "--store", str(store)])
     out = capsys.readouterr().out.splitlines()
@@ -92,6 +94,13 @@ def test_suite_of_four_runs_writes_its_summary_and_exits_1(tmp_path, monkeypatch
     assert html.count('<tr class="suite-run">') == 4 and "returned 99" in html
     junit = ET.parse(sdir / "junit.xml").getroot().find("testsuite")
     assert junit.get("tests") == "4" and junit.get("failures") == "2"
+    # --junit of an invalid run (the planted-bug runs write it; the last one wins): valid XML,
+    # one testcase per checker, the one checker failing with its explanation.
+    suite_el = ET.parse(junit_file).getroot().find("testsuite")
+    cases = suite_el.findall("testcase")
+    failing = [c for c in cases if c.find("failure") is not None]
+    assert len(cases) == 1 and len(failing) == 1
+    assert "returned 99" in failing[0].find("failure").get("message")
     # Each run has its own reports.
     for r in data["runs"]:
         run = Path(r["run"])

@@ -36,3 +36,13 @@ def test_unknown_is_an_error_and_valid_is_a_pass():
     root = ET.fromstring(junit_xml("t", {"valid": True, "w": {"valid": True}}).split("\n", 1)[1])
     assert root.find("testsuite").get("failures") == "0"
     assert list(root.find("testsuite/testcase")) == []
+
+
+def test_a_run_that_cannot_start_still_leaves_a_junit_error(tmp_path, capsys):
+    from harness.cli import main
+
+    out = tmp_path / "junit.xml"
+    assert main(["test", "--db", "no-such-db", "--junit", str(out)]) == 254
+    case = ET.parse(out).getroot().find("testsuite/testcase")
+    assert case.get("name") == "run"
+    assert "unknown target 'no-such-db'" in case.find("error").get("message")

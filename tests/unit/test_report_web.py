@@ -87,6 +87,13 @@ def test_run_page_links_plots_timeline_logs_and_history(server, store):
     assert status == 200 and json.loads(body.splitlines()[0])["index"] == 0
 
 
+def test_history_as_edn(server, store):
+    rel = run_rel(store, "good-run")
+    status, ctype, body = get(server, f"/run/{rel}/history.edn")
+    assert status == 200 and ctype.startswith("application/edn")
+    assert body.startswith(b"{:index 0, :time ")
+
+
 def test_counterexample_page_explains_and_links_the_timeline(server, store):
     rel = run_rel(store, "bad-run")
     status, _, body = get(server, f"/run/{rel}/checker/workload")
