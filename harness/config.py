@@ -37,7 +37,7 @@ BACKENDS = ("local", "docker", "ssh")
 # here only serve the early "unknown name" message, which lists the valid ones.
 NODE_NAME = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 
-DEFAULT_DB = "etcd"  # becomes "raft" once the reference Raft store lands
+DEFAULT_DB = "raft"  # the reference Raft store (reference_impl/raft)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ def test_defaults_and_node_count():
     spec = build_spec({"nodes": 3, "seed": 7})
     assert spec.nodes == ("n1", "n2", "n3")
     assert spec.seed == 7
-    assert spec.resolved_name() == "etcd-register-partition"
+    assert spec.resolved_name() == "raft-register-partition"
 
 
 def test_yaml_with_hyphen_keys_and_flag_override(tmp_path):
