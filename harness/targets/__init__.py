@@ -45,12 +45,38 @@ TARGETS: dict[str, Callable[[dict | None], Target]] = {
 
 
 def make_target(name: str, options: dict | None = None) -> Target:
-    """The :class:`Target` called ``name`` with ``options`` (InputError when unknown/bad)."""
+    """The :class:`Target` called ``name`` with ``options`` (InputError when unknown/bad).
+
+    ``module:Class`` (DESIGN.md, user code) imports ``module`` and calls ``Class(options)``; the
+    result must have ``db`` and ``client_factory`` attributes (a :class:`Target` does)."""
+    if isinstance(name, str) and ":" in name:
+        return _user_target(name, options)
     try:
         build = TARGETS[name]
     except (KeyError, TypeError):
         raise InputError(f"db: unknown target {name!r} (valid: {', '.join(sorted(TARGETS))})") from None
     return build(options)
+
+
+def _user_target(name: str, options: dict | None) -> Target:
+    import importlib
+    import re
+
+    mod_name, _, cls_name = name.partition(":")
+    ident = r"[A-Za-z_][A-Za-z0-9_]*"
+    if not re.fullmatch(rf"{ident}(\.{ident})*", mod_name) or not re.fullmatch(ident, cls_name):
+        raise InputError(f"db: {name!r} is not module:Class (e.g. mypkg.mydb:MyTarget)")
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise InputError(f"db: {name}: cannot import {mod_name}: {e}".splitlines()[0]) from None
+    cls = getattr(module, cls_name, None)
+    if not isinstance(cls, type):
+        raise InputError(f"db: {name}: {mod_name} has no class {cls_name}")
+    made = cls(dict(options or {}))
+    if not hasattr(made, "db") or not hasattr(made, "client_factory"):
+        raise InputError(f"db: {name}: {cls_name}(options) must have .db and .client_factory")
+    return Target(name, made.db, made.client_factory)
 
 
 __all__ = ["TARGETS", "Target", "make_target"]
