@@ -194,7 +194,32 @@ def validate(nodes: Sequence[str], grudge: object) -> Grudge:
     return normalize(grudge)
 
 
-KINDS = ("random-halves", "halves", "one", "majorities-ring", "bridge", "primaries")
+def one_way(nodes: Sequence[str], rng: random.Random) -> Grudge:
+    """An asymmetric cut: random halves A (the smaller) and B; every node of B drops what A
+    sends, while A still hears B. Packets flow B -> A only, so a leader in A can send
+    heartbeats that B never receives, and B's answers still reach A."""
+    shuffled = list(nodes)
+    rng.shuffle(shuffled)
+    a, b = bisect(shuffled)
+    return normalize({n: a for n in b})
+
+
+def random_components(nodes: Sequence[str], rng: random.Random) -> Grudge:
+    """Nodes shuffled and cut into 2 to ``max(2, len(nodes) // 2)`` non-empty groups of random
+    sizes, each cut off from the others (for 5 nodes: 2 groups like 1|4 or 2|3, or up to
+    3 groups like 1|1|3, 1|2|2). Unlike ``random-halves``, there may be no majority anywhere."""
+    shuffled = list(nodes)
+    if len(shuffled) < 2:
+        return {}
+    rng.shuffle(shuffled)
+    k = rng.randint(2, max(2, len(shuffled) // 2))
+    cuts = sorted(rng.sample(range(1, len(shuffled)), k - 1))
+    bounds = [0, *cuts, len(shuffled)]
+    return complete_grudge(shuffled[bounds[i]:bounds[i + 1]] for i in range(k))
+
+
+KINDS = ("random-halves", "halves", "one", "majorities-ring", "bridge", "primaries",
+         "one-way", "random")
 
 
 def for_kind(kind: str, nodes: Sequence[str], rng: random.Random) -> Grudge:
@@ -209,4 +234,8 @@ def for_kind(kind: str, nodes: Sequence[str], rng: random.Random) -> Grudge:
         return majorities_ring(nodes, rng)
     if kind == "bridge":
         return random_bridge(nodes, rng)
+    if kind == "one-way":
+        return one_way(nodes, rng)
+    if kind == "random":
+        return random_components(nodes, rng)
     raise ValueError(f"unknown partition kind {kind!r} (one of {', '.join(KINDS)})")
