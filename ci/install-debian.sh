@@ -11,8 +11,10 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 3
 fi
 
-PKGS=(iproute2 iptables etcd-server etcd-client faketime procps python3 python3-venv python3-pip
-      docker.io debootstrap openssh-server openssh-client chromium)
+PKGS=(iproute2 iptables etcd-server etcd-client redis-server faketime procps python3 python3-venv python3-pip
+      python3-dev gcc
+      docker.io debootstrap openssh-server openssh-client chromium
+      libnetfilter-queue-dev gcc python3-dev)   # NetfilterQueue (packet nemesis) builds with these
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

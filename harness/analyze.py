@@ -26,7 +26,8 @@ def analyze_run(run_dir: str, timeout_s: float | None = None) -> int:
     history = read_jsonl(run.history, allow_truncated_tail=True)
     checker = workload.checker(dict(checker_timeout_s=timeout_s or spec.check_timeout))
     test = {"name": spec.resolved_name(), "spec": spec, "nodes": list(spec.nodes)}
-    results = run_checkers({"workload": checker}, test, history, {"open_as_info": True})
+    results = run_checkers({"workload": checker}, test, history,
+                           {"open_as_info": True, "report_dir": str(run.path)})
     results["analyzed_ops"] = sum(1 for op in history if op.get("type") == "invoke")
     run.write_results(results)
     from harness.report import write_run_reports  # plots and timeline, also for old/crashed runs

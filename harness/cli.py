@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--open-as-info", action="store_true",
                    help="treat invokes with no completion as indeterminate (info)")
     c.add_argument("--json", action="store_true", help="print the results objects")
+    c.add_argument("--report", default=None, metavar="DIR",
+                   help="write reports (the linearizability counterexample page) under DIR "
+                        "(DIR/<history file name>/ when several histories are checked)")
     c.add_argument("--consistency-model", action="append", default=None, metavar="M",
                    help="elle: model expected to hold (repeatable; default strict-serializable; "
                         "'none' for none)")
@@ -233,6 +236,12 @@ def cmd_check(args) -> int:
     codes = []
     for path in args.histories:
         try:
+            if args.report:
+                import dataclasses
+                import os.path
+                where = (args.report if len(args.histories) == 1
+                         else os.path.join(args.report, os.path.basename(path)))
+                req = dataclasses.replace(req, report_dir=where)
             result, seconds = check_file(path, args.format, req)
         except InputError as e:
             print(f"splitbrain: {e}", file=sys.stderr)

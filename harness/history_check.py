@@ -29,6 +29,8 @@ class CheckRequest:
     open_as_info: bool = False
     #: Elle checkers' options (consistency_models, anomalies, *_keys), see checkers.elle.
     elle_options: dict | None = None
+    #: where checkers write their reports (the linearizability counterexample page), if anywhere
+    report_dir: str | None = None
 
 
 def make_checker(req: CheckRequest):
@@ -76,7 +78,7 @@ def check_file(path: str, fmt: str | None, req: CheckRequest) -> tuple[dict, flo
         history = load_checked_history(path, fmt, req.open_as_info)
     t0 = time.perf_counter()
     try:
-        result = checker.check(None, history, {"open_as_info": True})
+        result = checker.check(None, history, {"open_as_info": True, "report_dir": req.report_dir})
     except InputError as e:
         if req.checker not in ELLE_CHECKERS:
             raise

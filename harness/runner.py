@@ -120,6 +120,9 @@ def run_test(spec: TestSpec, *, stop_event: threading.Event | None = None) -> Ou
                 cluster = backend.start(list(spec.nodes), run.path)
                 test["cluster"] = cluster
                 log.info("cluster up: %s", ", ".join(f"{n.name}={n.ip}" for n in cluster.nodes))
+                if nemesis_package is not None and hasattr(nemesis_package.nemesis, "prepare"):
+                    # Before the db starts: e.g. the clock nemesis's libfaketime env.
+                    nemesis_package.nemesis.prepare(cluster)
                 db.setup(cluster)
                 log.info("%s is up on %d nodes", spec.db, len(cluster.nodes))
                 if nemesis_package is not None:
@@ -174,7 +177,8 @@ def _check_and_store(test, spec, workload, run: RunDir, interrupted: bool) -> di
     history = read_jsonl(run.history, allow_truncated_tail=True)
     checkers = {"workload": workload.checker(dict(checker_timeout_s=spec.check_timeout))}
     log.info("checking %d history events", len(history))
-    results = run_checkers(checkers, test, history, {"open_as_info": True})
+    results = run_checkers(checkers, test, history,
+                           {"open_as_info": True, "report_dir": str(run.path)})
     if not any(op.get("type") == "ok" and op.get("process") != "nemesis" for op in history):
         # Nothing the system did was observed: "valid" would be vacuous.
         results["valid"] = "unknown"

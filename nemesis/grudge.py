@@ -205,14 +205,14 @@ def one_way(nodes: Sequence[str], rng: random.Random) -> Grudge:
 
 
 def random_components(nodes: Sequence[str], rng: random.Random) -> Grudge:
-    """Nodes shuffled and cut into 2 to ``max(2, len(nodes) // 2)`` non-empty groups of random
+    """Nodes shuffled and cut into 2 to ``max(2, ceil(len(nodes) / 2))`` non-empty groups of random
     sizes, each cut off from the others (for 5 nodes: 2 groups like 1|4 or 2|3, or up to
     3 groups like 1|1|3, 1|2|2). Unlike ``random-halves``, there may be no majority anywhere."""
     shuffled = list(nodes)
     if len(shuffled) < 2:
         return {}
     rng.shuffle(shuffled)
-    k = rng.randint(2, max(2, len(shuffled) // 2))
+    k = rng.randint(2, max(2, (len(shuffled) + 1) // 2))
     cuts = sorted(rng.sample(range(1, len(shuffled)), k - 1))
     bounds = [0, *cuts, len(shuffled)]
     return complete_grudge(shuffled[bounds[i]:bounds[i + 1]] for i in range(k))

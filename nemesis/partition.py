@@ -41,7 +41,8 @@ _ABSENT = ("no chain/target/match", "chain does not exist", "doesn't exist",
 class PartitionNemesis:
     """Applies grudges with iptables. ``kind`` is how ``start-partition`` picks one when the op
     does not carry it: ``random-halves`` (default), ``halves``, ``one``, ``majorities-ring``,
-    ``bridge`` (random bridge node) or ``primaries`` (isolate ``db.primaries(cluster)``; falls
+    ``bridge`` (random bridge node), ``one-way`` (half B drops half A), ``random`` (2 or more
+    random groups) or ``primaries`` (isolate ``db.primaries(cluster)``; falls
     back to one random node when the db cannot say, and the op's ``error`` says so)."""
 
     fs = frozenset({START, STOP})

@@ -79,7 +79,6 @@ class ProcessNemesis:
         self.db = None
         self.killed: set[str] = set()   # nodes we killed and have not restarted
         self.paused: set[str] = set()   # nodes we paused and have not resumed
-        self.ever_paused: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -138,7 +137,7 @@ class ProcessNemesis:
                    if not callable(getattr(self.db, m, None))]
         if missing:
             out["value"] = []
-            out["error"] = (f"the target cannot {fault}: its db has no {' or '.join(missing)}() "
+            out["error"] = (f"the target cannot {fault}: its db has no {' or '.join(m + '()' for m in missing)} "
                             "capability; nothing was done")
             return out
         if verb == "start":
@@ -146,16 +145,17 @@ class ProcessNemesis:
             action = self.db.kill if fault == "kill" else self.db.pause
             done, errors = self._each(action, nodes)
             (self.killed if fault == "kill" else self.paused).update(done)
-            if fault == "pause":
-                self.ever_paused.update(done)
         else:
+            # Resume every node (a SIGCONT to a running process is harmless), but report the
+            # ones we had paused: that is what this op undid.
             nodes = sorted(self.killed) if fault == "kill" else self._names()
+            was_paused = set(self.paused)
             note = None
             action = self.db.start if fault == "kill" else self.db.resume
             done, errors = self._each(action, nodes)
             (self.killed if fault == "kill" else self.paused).difference_update(done)
             if fault == "pause":
-                done = sorted(set(done) & self.ever_paused) or done
+                done = sorted(was_paused & set(done))
         out["value"] = sorted(done)
         msgs = ([note] if note else []) + [f"{n}: {e}" for n, e in errors.items()]
         if msgs:

@@ -11,12 +11,18 @@ from harness.errors import InputError
 from workloads.list_append import ListAppendWorkload
 from workloads.register import RegisterWorkload
 from workloads.rw_register import RwRegisterWorkload
+from workloads.set import SetWorkload
+from workloads.counter import CounterWorkload
+from workloads.unique_ids import UniqueIdsWorkload
 
 #: name -> workload class (constructed with the workload's options dict).
 WORKLOADS = {
     "register": RegisterWorkload,
     "list-append": ListAppendWorkload,
     "rw-register": RwRegisterWorkload,
+    "set": SetWorkload,
+    "counter": CounterWorkload,
+    "unique-ids": UniqueIdsWorkload,
 }
 
 

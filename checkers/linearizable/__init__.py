@@ -17,6 +17,8 @@ a ``False`` adds ``failed_op``, ``states``, ``final_paths``, ``longest_lineariza
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 
 from harness.errors import InputError
@@ -24,6 +26,8 @@ from harness.errors import InputError
 from .explain import explain
 from .models import (MODELS, CASRegisterModel, Model, MultiRegisterModel, RegisterModel,
                      UNKNOWN, freeze, make_model)
+from .native import AVAILABLE as NATIVE_AVAILABLE, native_search
+from .partition import partition_ops
 from .search import MAX_PATHS, Op, SearchResult, search
 
 __all__ = [
@@ -60,6 +64,7 @@ def summarize(inv: dict, comp: dict) -> dict:
         "type": comp.get("type"),
         "index": inv.get("index"),
         "complete_index": comp.get("index") if comp.get("type") == "ok" else None,
+        "time": inv.get("time"),
     }
 
 
@@ -96,6 +101,10 @@ def prepare(model: Model, history: list[dict]):
             raise InputError(f"op {comp.get('index')}: type: {t!r} is not a completion type")
         ops.append(Op(id=len(ops), f=f, invoke_value=iv, ok_value=ov, call=inv["index"], ret=ret,
                       meta=summarize(inv, comp)))
+    kept = model.prune(ops)
+    if len(kept) != len(ops):
+        stats["info_pruned"] = len(ops) - len(kept)
+        ops = [dataclasses.replace(op, id=i) for i, op in enumerate(kept)]
     return ops, len(pairs), stats
 
 
@@ -124,24 +133,142 @@ def _result(model: Model, ops: list[Op], n: int, res: SearchResult, elapsed: flo
     return out
 
 
-def check_history(history: list[dict], model, timeout_s: float | None = None) -> dict:
-    """Check ``history`` (op dicts) against ``model`` (a Model, or a name with initial None)."""
+#: Default memory bound of one check: a search that grows the process by more ends ``unknown``
+#: with cause "memory" instead of exhausting the machine.
+DEFAULT_MAX_MEMORY_MB = 2048
+#: Below this many ops in all, partitions are checked one after another (no pool to start).
+PARALLEL_MIN_OPS = 20000
+
+
+def _search_part(model, ops, deadline, max_bytes, native):
+    res = None
+    if native is not False:
+        res = native_search(model, ops, deadline=deadline, max_bytes=max_bytes)
+        if res is None and native is True:
+            raise RuntimeError("the native linearizability core is not built "
+                               "(no C compiler or Python headers at install time)")
+    if res is None:
+        res = search(model, ops, deadline=deadline, max_bytes=max_bytes)
+    return res
+
+
+def _search_part_star(args):
+    return _search_part(*args)
+
+
+#: With several partitions, each first gets a small time slice, then the unfinished ones a
+#: slice FIRST_SLICE_GROWTH times larger, and so on: one invalid partition is enough for a verdict,
+#: and an easy one should not wait behind a hard one (the redone work is at most a quarter).
+FIRST_SLICE_S = 0.05
+FIRST_SLICE_GROWTH = 5
+
+
+def _run_round(model, parts, todo, deadline, max_bytes, native, workers, parallel):
+    if not parallel:
+        out = {}
+        for i in todo:
+            d = deadline() if callable(deadline) else deadline
+            out[i] = r = _search_part(model, parts[i], d, max_bytes, native)
+            if r.valid is False:
+                break
+        return out
+    share = None if not max_bytes else max_bytes / workers
+    d = deadline() if callable(deadline) else deadline
+    jobs = [(model, parts[i], d, share, native) for i in todo]
+    if native is not False and NATIVE_AVAILABLE and model.int_ops(parts[todo[0]][:1]) is not None:
+        from concurrent.futures import ThreadPoolExecutor as Pool
+        kw = {}
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor as Pool
+        kw = {"mp_context": multiprocessing.get_context("fork")}
+    with Pool(max_workers=workers, **kw) as pool:
+        return dict(zip(todo, pool.map(_search_part_star, jobs)))
+
+
+def _search_parts(model, parts, deadline, max_bytes, native, workers):
+    """Search each partition, in growing time slices, until one is invalid or all are decided.
+    In parallel for big histories: threads for the native core (it releases the GIL), processes
+    for the pure-Python search."""
+    n_ops = sum(len(p) for p in parts)
+    if workers is None:
+        workers = min(len(parts), os.cpu_count() or 1)
+    parallel = workers > 1 and len(parts) > 1 and n_ops >= PARALLEL_MIN_OPS
+    if len(parts) == 1:
+        return [_search_part(model, parts[0], deadline, max_bytes, native)]
+    results: list = [None] * len(parts)
+    todo = list(range(len(parts)))
+    slice_s = FIRST_SLICE_S
+    while todo:
+        def slice_deadline(slice_s=slice_s):
+            d = time.monotonic() + slice_s
+            return d if deadline is None else min(d, deadline)
+        got = _run_round(model, parts, todo, slice_deadline, max_bytes, native, workers, parallel)
+        for i, r in got.items():
+            results[i] = r
+            if r.valid is False:
+                return [r if r is not None else _UNDECIDED for r in results]
+        out_of_time = deadline is not None and time.monotonic() >= deadline
+        todo = [i for i in todo if results[i] is None or
+                (results[i].valid == "unknown" and results[i].cause == "timeout" and not out_of_time)]
+        slice_s *= FIRST_SLICE_GROWTH
+    return results
+
+
+_UNDECIDED = SearchResult(valid="unknown", cause="timeout")
+
+
+def check_history(history: list[dict], model, timeout_s: float | None = None, *,
+                  native: bool | None = None, partition: bool = True,
+                  max_memory_mb: float | None = DEFAULT_MAX_MEMORY_MB,
+                  workers: int | None = None, report_dir: str | None = None) -> dict:
+    """Check ``history`` (op dicts) against ``model`` (a Model, or a name with initial None).
+
+    ``native``: None uses the C core when it is built and the model has an integer encoding,
+    False forces the pure-Python search, True requires the C core. ``partition``: check
+    independent keys separately (P-compositionality). ``max_memory_mb``: the memory bound.
+    ``report_dir``: for an invalid history, write the counterexample page there
+    (``counterexample.html``; the result's ``"counterexample"`` names it).
+    """
     if isinstance(model, str):
         model = make_model(model)
     ops, n, _stats = prepare(model, history)
     t0 = time.monotonic()
-    res = search(model, ops, timeout_s=timeout_s)
-    return _result(model, ops, n, res, time.monotonic() - t0)
+    deadline = None if timeout_s is None else t0 + timeout_s
+    parts = partition_ops(model, ops) if partition else [ops]
+    max_bytes = None if not max_memory_mb else max_memory_mb * 1024 * 1024
+    results = _search_parts(model, parts, deadline, max_bytes, native, workers)
+    chosen = next((i for i, r in enumerate(results) if r.valid is False), None)
+    if chosen is None:
+        chosen = next((i for i, r in enumerate(results) if r.valid == "unknown"), 0)
+    res = results[chosen]
+    res.configurations = sum(r.configurations for r in results)
+    out = _result(model, parts[chosen], n, res, time.monotonic() - t0)
+    out["partitions"] = len(parts)
+    if out["valid"] is False and report_dir:
+        from .html import write_counterexample
+        out["counterexample"] = write_counterexample(out, [op.meta for op in parts[chosen]],
+                                                     report_dir)
+    out["native"] = native is not False and NATIVE_AVAILABLE
+    return out
 
 
 class LinearizableChecker:
     """Jepsen's ``linearizable`` checker with the WGL analyzer."""
 
-    def __init__(self, model, timeout_s: float | None = None):
+    def __init__(self, model, timeout_s: float | None = None, **options):
         if isinstance(model, str):
             model = make_model(model)
         self.model = model
         self.timeout_s = timeout_s
+        #: check_history's keyword options (native, partition, max_memory_mb, workers)
+        self.options = options
 
     def check(self, test, history, opts=None) -> dict:
-        return check_history(history, self.model, timeout_s=self.timeout_s)
+        """``opts["report_dir"]`` (the run directory): an invalid verdict writes
+        ``<report_dir>/linearizable/counterexample.html``."""
+        options = dict(self.options)
+        report_dir = (opts or {}).get("report_dir")
+        if report_dir and "report_dir" not in options:
+            options["report_dir"] = os.path.join(report_dir, "linearizable")
+        return check_history(history, self.model, timeout_s=self.timeout_s, **options)

@@ -29,9 +29,11 @@ def _tup(v):
 
 def _span(op: dict) -> str:
     c = op.get("complete_index")
+    t = op.get("time")
+    at = f", invoked at {t / 1e9:.3f} s" if isinstance(t, (int, float)) else ""
     if c is not None:
-        return f"index {op['index']}-{c}"
-    return f"index {op['index']}, outcome unknown"
+        return f"index {op['index']}-{c}{at}"
+    return f"index {op['index']}{at}, outcome unknown"
 
 
 def _or_list(items: list[str]) -> str:

@@ -69,8 +69,32 @@ class Model:
                 f"{where}: f: model {self.name} has no operation {f!r} "
                 f"(it knows {', '.join(sorted(self.fs))})")
 
+    def partition_keys(self, f, invoke_value):
+        """The keys an op touches, for P-compositionality; ``None``: the model is not
+        partitionable (every op is checked in one search). Ops sharing a key share a partition."""
+        return None
+
+    def prune(self, ops):
+        """Ops the search may leave out without changing the verdict (default: none). Returns
+        the ops to keep, in order."""
+        return ops
+
+    def native_states(self, values, ops):
+        """The model states for the native core's integer states (``values[i]`` is state i)."""
+        return values
+
+    def int_ops(self, ops):
+        """For the native core: ``(initial, [(code, a, b), ...])`` with states as small ints, or
+        ``None`` when this model has no integer encoding (then the pure-Python search runs)."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+# Operation codes of the native core (_wgl.c): a read that must see ``a``, a read that
+# constrains nothing, a write of ``a``, a cas from ``a`` to ``b``.
+C_READ, C_READ_ANY, C_WRITE, C_CAS = 0, 1, 2, 3
 
 
 def repr_value(v) -> str:
@@ -104,6 +128,57 @@ class RegisterModel(Model):
         if f == "write":
             return True, invoke_value
         return False, state
+
+    def prune(self, ops):
+        """Drop ``info`` writes (and cas) of a value that nothing observes: no ok read returned
+        it and no cas compares against it. Placing such a write only moves the register to a value
+        no later op can succeed on except another write (or a read that constrains nothing), so
+        any order with it stays valid without it. Histories with many indefinite writes of unique
+        values (the usual Jepsen register workload under faults) become tractable."""
+        observed = set()
+        for op in ops:
+            if op.f == "read" and op.ok_value is not UNKNOWN and not (
+                    op.ok_value is None and self.nil_read_free):
+                observed.add(op.ok_value)
+            elif op.f == "cas":
+                observed.add(op.invoke_value[0])
+        keep = []
+        for op in ops:
+            if op.ret is None and op.ok_value is UNKNOWN:
+                written = op.invoke_value if op.f == "write" else (
+                    op.invoke_value[1] if op.f == "cas" else None)
+                if op.f in ("write", "cas") and written not in observed:
+                    continue
+            keep.append(op)
+        return keep
+
+    def int_ops(self, ops):
+        ids = {}
+
+        def vid(v):
+            i = ids.get(v)
+            if i is None:
+                i = ids[v] = len(ids)
+            return i
+
+        init = vid(self.initial)
+        out = []
+        for op in ops:
+            f, ov = op.f, op.ok_value
+            if f == "read":
+                if ov is UNKNOWN or (ov is None and self.nil_read_free):
+                    out.append((C_READ_ANY, 0, 0))
+                else:
+                    out.append((C_READ, vid(ov), 0))
+            elif f == "write":
+                out.append((C_WRITE, vid(op.invoke_value), 0))
+            elif f == "cas":
+                frm, to = op.invoke_value
+                out.append((C_CAS, vid(frm), vid(to)))
+            else:
+                return None
+        values = list(ids)
+        return init, out, values
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.initial!r})"
@@ -181,6 +256,9 @@ class MultiRegisterModel(Model):
     def read_only(self, f, invoke_value) -> bool:
         return f == "txn" and all(m[0] == "read" for m in invoke_value)
 
+    def partition_keys(self, f, invoke_value):
+        return {m[1] for m in invoke_value}
+
     def describe_state(self, state) -> str:
         return "{" + ", ".join(f"{k} {repr_value(v)}" for k, v in state) + "}"
 
@@ -188,10 +266,234 @@ class MultiRegisterModel(Model):
         return f"{type(self).__name__}({dict(self.initial)!r})"
 
 
+def _kv_pair(value, where):
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise InputError(f"{where}: value: a kv op needs [key, value], got {value!r}")
+
+
+class KVModel(Model):
+    """Porcupine's key-value store: ``get``, ``put`` and ``append`` on string values, a missing key
+    reads as ``""``. Op values are ``[key, value]`` (as the porcupine-kv reader makes them); a
+    get's observed value is on its completion. State: a sorted tuple of ``(key, value)`` pairs of
+    the keys written so far. Partitionable by key."""
+
+    name = "kv"
+    fs = frozenset({"get", "put", "append"})
+
+    def __init__(self, initial=None):
+        if initial is None:
+            initial = {}
+        if not isinstance(initial, dict):
+            raise InputError(f"initial: kv needs a map of key -> value, got {initial!r}")
+        self.initial = tuple(sorted((k, freeze(v)) for k, v in initial.items()))
+
+    def init(self):
+        return self.initial
+
+    def step(self, state, f, invoke_value, ok_value):
+        key, arg = invoke_value
+        cur = ""
+        for k, v in state:
+            if k == key:
+                cur = v
+                break
+        if f == "get":
+            if ok_value is UNKNOWN:
+                return True, state
+            return (ok_value[1] if ok_value[1] is not None else "") == cur, state
+        if f == "put":
+            new = arg
+        elif f == "append":
+            new = cur + arg
+        else:
+            return False, state
+        if not state or (len(state) == 1 and state[0][0] == key):  # one key (a partition)
+            return True, ((key, new),)
+        d = dict(state)
+        d[key] = new
+        return True, tuple(sorted(d.items()))
+
+    def check_op(self, f, invoke_value, where: str) -> None:
+        super().check_op(f, invoke_value, where)
+        _kv_pair(invoke_value, where)
+        if f != "get" and not isinstance(invoke_value[1], str):
+            raise InputError(f"{where}: value: {f} needs a string value, got {invoke_value[1]!r}")
+
+    def read_only(self, f, invoke_value) -> bool:
+        return f == "get"
+
+    def partition_keys(self, f, invoke_value):
+        return {invoke_value[0]}
+
+    def describe_state(self, state) -> str:
+        return "{" + ", ".join(f"{k} {repr_value(v)}" for k, v in state) + "}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self.initial)!r})"
+
+
+class SetModel(Model):
+    """A grow-only set: ``add`` x, ``read`` observing the whole set (a list). State: a frozenset."""
+
+    name = "set"
+    fs = frozenset({"add", "read"})
+
+    def __init__(self, initial=None):
+        self.initial = frozenset(freeze(v) for v in (initial or ()))
+
+    def init(self):
+        return self.initial
+
+    def step(self, state, f, invoke_value, ok_value):
+        if f == "add":
+            return True, state | {invoke_value}
+        if f == "read":
+            if ok_value is UNKNOWN:
+                return True, state
+            return frozenset(ok_value or ()) == state, state
+        return False, state
+
+    def describe_state(self, state) -> str:
+        return "#{" + " ".join(repr_value(v) for v in sorted(state, key=repr)) + "}"
+
+
+class QueueModel(Model):
+    """A FIFO queue: ``enqueue`` x; ``dequeue`` observes the head (its ok value). An ``info``
+    dequeue may have taken the head, or found the queue empty. State: a tuple, head first."""
+
+    name = "queue"
+    fs = frozenset({"enqueue", "dequeue"})
+
+    def __init__(self, initial=None):
+        self.initial = tuple(freeze(v) for v in (initial or ()))
+
+    def init(self):
+        return self.initial
+
+    def step(self, state, f, invoke_value, ok_value):
+        if f == "enqueue":
+            return True, state + (invoke_value,)
+        if f == "dequeue":
+            if ok_value is UNKNOWN:
+                return True, state[1:]
+            if state and state[0] == ok_value:
+                return True, state[1:]
+            return False, state
+        return False, state
+
+    def read_only(self, f, invoke_value) -> bool:
+        return False
+
+
+class MutexModel(Model):
+    """A lock: ``acquire`` succeeds only when free, ``release`` only when held (Knossos's mutex).
+    State: True when held."""
+
+    name = "mutex"
+    fs = frozenset({"acquire", "release"})
+
+    def __init__(self, initial=None):
+        self.initial = bool(initial)
+
+    def init(self):
+        return self.initial
+
+    def step(self, state, f, invoke_value, ok_value):
+        if f == "acquire":
+            return (not state), True
+        if f == "release":
+            return state, False
+        return False, state
+
+    def read_only(self, f, invoke_value) -> bool:
+        return False
+
+    def describe_state(self, state) -> str:
+        return "held" if state else "free"
+
+
+class IndependentModel(Model):
+    """Jepsen's ``independent``: many registers, one per key, each op's value is ``[key, v]``
+    (a read invokes ``[key, null]`` and completes ``[key, value]``). Ops on different keys are
+    independent, so the checker partitions by key and checks each key with ``base`` (the native
+    core applies per key). State (unpartitioned): a sorted tuple of ``(key, base state)``."""
+
+    def __init__(self, base: Model):
+        self.base = base
+        self.name = "independent-" + base.name
+        self.fs = base.fs
+
+    def init(self):
+        return ()
+
+    @staticmethod
+    def _unwrap(v):
+        return v if v is UNKNOWN else (v[1] if isinstance(v, tuple) and len(v) == 2 else v)
+
+    def step(self, state, f, invoke_value, ok_value):
+        key = invoke_value[0]
+        d = dict(state)
+        cur = d.get(key, self.base.init())
+        ok, new = self.base.step(cur, f, invoke_value[1], self._unwrap(ok_value))
+        if not ok or new == cur:
+            return ok, state
+        if new == self.base.init():  # one representation per state: absent = initial
+            d.pop(key, None)
+        else:
+            d[key] = new
+        return True, tuple(sorted(d.items(), key=lambda kv: repr(kv[0])))
+
+    def read_only(self, f, invoke_value) -> bool:
+        return self.base.read_only(f, invoke_value[1])
+
+    def check_op(self, f, invoke_value, where: str) -> None:
+        _kv_pair(invoke_value, where)
+        self.base.check_op(f, invoke_value[1], where)
+
+    def partition_keys(self, f, invoke_value):
+        return {invoke_value[0]}
+
+    def _unwrapped(self, ops):
+        import dataclasses
+        return [dataclasses.replace(op, invoke_value=op.invoke_value[1],
+                                    ok_value=self._unwrap(op.ok_value)) for op in ops]
+
+    def prune(self, ops):
+        by_key: dict = {}
+        for op in ops:
+            by_key.setdefault(op.invoke_value[0], []).append(op)
+        keep = set()
+        for group in by_key.values():
+            keep.update(op.id for op in self.base.prune(self._unwrapped(group)))
+        return [op for op in ops if op.id in keep]
+
+    def native_states(self, values, ops):
+        key = ops[0].invoke_value[0]
+        init = self.base.init()
+        return [() if v == init else ((key, v),) for v in values]
+
+    def int_ops(self, ops):
+        if len({op.invoke_value[0] for op in ops}) > 1:
+            return None
+        return self.base.int_ops(self._unwrapped(ops))
+
+    def describe_state(self, state) -> str:
+        return "{" + ", ".join(f"{k} {self.base.describe_state(v)}" for k, v in state) + "}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base!r})"
+
+
 MODELS = {
     "register": RegisterModel,
     "cas-register": CASRegisterModel,
     "multi-register": MultiRegisterModel,
+    "kv": KVModel,
+    "set": SetModel,
+    "queue": QueueModel,
+    "mutex": MutexModel,
+    "independent-register": lambda initial=None: IndependentModel(RegisterModel(initial)),
+    "independent-cas-register": lambda initial=None: IndependentModel(CASRegisterModel(initial)),
 }
 
 

@@ -29,6 +29,11 @@ END = -1
 # How many blocked paths to keep for the report, and how often to look at the clock.
 MAX_PATHS = 10
 CLOCK_EVERY = 1 << 12
+try:
+    import os as _os
+    PAGE = _os.sysconf("SC_PAGE_SIZE")
+except (ValueError, OSError, AttributeError):
+    PAGE = 4096
 
 
 @dataclass
@@ -65,9 +70,47 @@ class SearchResult:
     configurations: int = 0
 
 
-def search(model, ops: list[Op], timeout_s: float | None = None) -> SearchResult:
-    """Decide whether ``ops`` (ids 0..n-1) are linearizable with respect to ``model``."""
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+def twin_before(ops) -> list[int]:
+    """For each ``info`` op, the id of the previous ``info`` op with the same f and argument (by
+    call position), else -1. Such twins are interchangeable, and the earlier one can go anywhere
+    the later one can, so the search only ever linearizes the earliest ones of a class first:
+    k identical indefinite ops cost k + 1 configurations instead of 2**k."""
+    out = [-1] * len(ops)
+    last: dict = {}
+    for op in sorted(ops, key=lambda o: o.call):
+        if op.ret is not None:
+            continue
+        try:
+            k = (op.f, op.invoke_value)
+            hash(k)
+        except TypeError:
+            continue
+        prev = last.get(k)
+        if prev is not None:
+            out[op.id] = prev
+        last[k] = op.id
+    return out
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * PAGE
+    except OSError:
+        return 0
+
+
+def search(model, ops: list[Op], timeout_s: float | None = None, deadline: float | None = None,
+           max_bytes: float | None = None) -> SearchResult:
+    """Decide whether ``ops`` (ids 0..n-1) are linearizable with respect to ``model``.
+
+    ``deadline`` (time.monotonic) or ``timeout_s`` end the search with ``unknown``/"timeout";
+    ``max_bytes`` ends it with ``unknown``/"memory" once the process grew by that much (resident
+    memory, looked at with the clock)."""
+    if deadline is None and timeout_s is not None:
+        deadline = time.monotonic() + timeout_s
+    rss_limit = None if not max_bytes else rss_bytes() + max_bytes
     n = len(ops)
     for i, op in enumerate(ops):
         if op.id != i:
@@ -106,6 +149,8 @@ def search(model, ops: list[Op], timeout_s: float | None = None) -> SearchResult
     ivs = [op.invoke_value for op in ops]
     ovs = [op.ok_value for op in ops]
     bits = [1 << i for i in range(n)]
+    # the bit of the twin an info op must wait for (0: none; see twin_before)
+    twin = [0 if t < 0 else bits[t] for t in twin_before(ops)]
     step = model.step
 
     remaining = sum(1 for op in ops if op.ret is not None)
@@ -124,15 +169,25 @@ def search(model, ops: list[Op], timeout_s: float | None = None) -> SearchResult
     entry = nxt[0]
     while remaining:
         iterations += 1
-        if deadline is not None and not iterations & (CLOCK_EVERY - 1) and time.monotonic() > deadline:
-            res.valid = "unknown"
-            res.cause = "timeout"
-            break
+        if not iterations & (CLOCK_EVERY - 1):
+            if deadline is not None and time.monotonic() > deadline:
+                res.valid = "unknown"
+                res.cause = "timeout"
+                break
+            if rss_limit is not None and not iterations & (CLOCK_EVERY * 16 - 1) \
+                    and rss_bytes() > rss_limit:
+                res.valid = "unknown"
+                res.cause = "memory"
+                break
         r = match[entry]
         if r != RETURN:
             # A call entry: try to linearize this op now.
             oid = eop[entry]
-            ok, new_state = step(state, fs[oid], ivs[oid], ovs[oid])
+            t = twin[oid]
+            if t and not lin & t:
+                ok = False
+            else:
+                ok, new_state = step(state, fs[oid], ivs[oid], ovs[oid])
             if ok:
                 new_lin = lin | bits[oid]
                 key = (new_lin, new_state)

@@ -453,6 +453,10 @@ class LocalRemote(Remote):
         self.node_dir = node_dir
         self._procs: dict[str, subprocess.Popen] = {}
         self._lock = threading.RLock()
+        # Extra environment for every daemon started from now on (under ``env``): how a nemesis
+        # that must be in place before the target starts reaches it, e.g. the clock nemesis's
+        # libfaketime LD_PRELOAD (nemesis/clock.py). Optional capability: other remotes lack it.
+        self.daemon_env: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"LocalRemote({self.node.name}, {self.node.ip}, netns={self.netns})"
@@ -549,6 +553,7 @@ class LocalRemote(Remote):
             logfile = self.log_path(name)
             os.makedirs(os.path.dirname(logfile), exist_ok=True)
             full_env = dict(os.environ)
+            full_env.update(self.daemon_env)
             if env:
                 full_env.update({str(k): str(v) for k, v in env.items()})
             with open(logfile, "ab") as logf:

@@ -97,6 +97,10 @@ def normalize_options(options: dict | None) -> dict:
 class EtcdDB:
     """Deploys one etcd member per node. Capabilities: kill/start, pause/resume, primaries."""
 
+    #: Why clock nemeses cannot reach etcd (nemesis/clock.py reports it in every clock op).
+    faketime_unsupported = ("etcd is a statically linked Go binary: it ignores LD_PRELOAD, so "
+                            "libfaketime cannot skew its clock")
+
     def __init__(self, options: dict | None = None):
         self.options = normalize_options(options)
 

@@ -102,7 +102,7 @@ CASES = [
     (["test", "spec-unknown-db.yaml", "--store", "STORE"],
      "db: unknown target 'nosuchdb' (valid: etcd, raft)"),
     (["test", "spec-unknown-nemesis.yaml", "--store", "STORE"],
-     "nemesis: unknown nemesis 'meteor' (valid: partition, none)"),
+     "nemesis: unknown nemesis 'meteor' (valid: partition, kill, pause, clock, packet, files, all, none)"),
     (["test", "spec-billion-laughs.yaml", "--store", "STORE"],
      "register workload: unknown option 'a' (valid: checker_timeout_s, max_value, seed, weights)"),
     (["test", "spec-python-tag.yaml", "--store", "STORE"],

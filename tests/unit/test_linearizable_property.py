@@ -110,6 +110,10 @@ def brute_force_history(ops, initial):
     return brute_force(kept, initial)
 
 
+from checkers.linearizable.native import AVAILABLE as NATIVE_AVAILABLE  # noqa: E402
+
+PATHS = (True, False) if NATIVE_AVAILABLE else (False,)
+
 SETTINGS = settings(max_examples=400, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -117,15 +121,19 @@ SETTINGS = settings(max_examples=400, deadline=None,
 @SETTINGS
 @given(ops=small_ops(["read", "write"]), initial=st.sampled_from([None, 0]))
 def test_register_history_matches_brute_force(ops, initial):
-    r = check_history(to_history(ops), make_model("register", initial))
-    assert r["valid"] is brute_force_history(ops, initial)
+    expected = brute_force_history(ops, initial)
+    for native in PATHS:  # the C core (when built) and the pure-Python search
+        r = check_history(to_history(ops), make_model("register", initial), native=native)
+        assert r["valid"] is expected, native
 
 
 @SETTINGS
 @given(ops=small_ops(["read", "write", "cas"]), initial=st.sampled_from([None, 0]))
 def test_cas_register_history_matches_brute_force(ops, initial):
-    r = check_history(to_history(ops), make_model("cas-register", initial))
-    assert r["valid"] is brute_force_history(ops, initial)
+    expected = brute_force_history(ops, initial)
+    for native in PATHS:
+        r = check_history(to_history(ops), make_model("cas-register", initial), native=native)
+        assert r["valid"] is expected, native
     if r["valid"] is False:
         # the reported op is a real ok op and the reported states are distinct
         assert r["failed_op"]["type"] == "ok"
