@@ -25,11 +25,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# etcd-server's package starts a system etcd on 127.0.0.1:2379; splitbrain starts its own inside
-# namespaces and does not need it.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-    systemctl stop etcd || true
-fi
+# etcd-server's and redis-server's packages start a system etcd on 127.0.0.1:2379 and a system
+# redis on 127.0.0.1:6379; splitbrain starts its own inside namespaces and needs neither, so stop
+# them and keep them from starting at boot (a no-op where no service manager runs them).
+for svc in etcd redis-server; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+        systemctl stop "$svc" || true
+        systemctl disable --quiet "$svc" 2>/dev/null || true
+    elif [ -x "/etc/init.d/$svc" ] && command -v service >/dev/null 2>&1 \
+            && service "$svc" status >/dev/null 2>&1; then
+        service "$svc" stop >/dev/null 2>&1 || true
+    fi
+done
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -29,6 +29,10 @@ def analyze_run(run_dir: str, timeout_s: float | None = None) -> int:
     results = run_checkers({"workload": checker}, test, history,
                            {"open_as_info": True, "report_dir": str(run.path)})
     results["analyzed_ops"] = sum(1 for op in history if op.get("type") == "invoke")
+    if not any(op.get("type") == "ok" and op.get("process") != "nemesis" for op in history):
+        # As in a live run: nothing the system did was observed, "valid" would be vacuous.
+        results["valid"] = "unknown"
+        results["cause"] = "no client operation completed ok"
     run.write_results(results)
     from harness.report import write_run_reports  # plots and timeline, also for old/crashed runs
 

@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="target option, e.g. serializable=true (repeatable; VALUE is YAML)",
     )
     t.add_argument(
+        "--workload-option", action="append", default=[], metavar="KEY=VALUE",
+        help="workload option, e.g. accounts=8 (repeatable; VALUE is YAML; docs/workloads.md)",
+    )
+    t.add_argument(
         "--nemesis-option", action="append", default=[], metavar="KEY=VALUE",
         help="nemesis option, e.g. partition=primaries or interval=5 (repeatable)",
     )
@@ -135,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("--store", help="store directory (overrides the suite file's)")
     su.add_argument("--dry-run", action="store_true", help="list the runs and exit")
 
-    nd = sub.add_parser("node", help="run one reference store node (raft) in the foreground")
+    nd = sub.add_parser("node", help="run one reference store node (raft or paxos) in the foreground")
     nd.add_argument("protocol", choices=["raft", "paxos"])
     nd.add_argument("--id", required=True, help="this node's id, one of --peers")
     nd.add_argument("--listen", required=True, metavar="IP:PORT", help="peer (node-to-node) address")
@@ -144,12 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     nd.add_argument("--http", metavar="IP:PORT",
                     help="client HTTP address (default: --listen's IP, port + 1)")
     nd.add_argument("--data", required=True, metavar="DIR", help="data directory (created)")
-    nd.add_argument("--bug", help="planted bug: stale-read, no-fsync, early-ack, forget-vote")
+    nd.add_argument("--bug", help="planted bug: stale-read, no-fsync; raft: early-ack, forget-vote; "
+                                  "paxos: skip-promise-check, forget-accepted")
     nd.add_argument("--election-timeout", type=_positive_float("--election-timeout"),
                     default=500.0, metavar="MS")
     nd.add_argument("--heartbeat", type=_positive_float("--heartbeat"), default=50.0, metavar="MS")
     nd.add_argument("--snapshot-every", type=_int_in("--snapshot-every", 2, 10**9), default=10000,
                     metavar="N", help="compact the log every N applied entries")
+    nd.add_argument("--max-batch", type=_int_in("--max-batch", 1, 10**6), default=512,
+                    metavar="N", help="paxos: most slots in one phase-2 message")
+    nd.add_argument("--no-check-quorum", action="store_true",
+                    help="paxos: a leader that lost its majority keeps leading (no check-quorum)")
+    nd.add_argument("--no-pre-vote", action="store_true",
+                    help="raft: elections without pre-vote (the paper's Raft; thesis 9.6 off)")
 
     ex = sub.add_parser("export", help="write a history as EDN (for knossos / elle-cli)")
     ex.add_argument("history", metavar="RUN_DIR|HISTORY")
@@ -203,6 +214,8 @@ def cmd_test(args) -> int:
         overrides["db_options"] = _key_values(args.db_option, "--db-option")
     if args.nemesis_option:
         overrides["nemesis_options"] = _key_values(args.nemesis_option, "--nemesis-option")
+    if args.workload_option:
+        overrides["workload_options"] = _key_values(args.workload_option, "--workload-option")
     backend_options = _key_values(args.backend_option, "--backend-option")
     for flag, key in (("ssh_user", "user"), ("ssh_key", "key"), ("known_hosts", "known_hosts")):
         if getattr(args, flag) is not None:
@@ -210,7 +223,11 @@ def cmd_test(args) -> int:
     if backend_options:
         overrides["backend_options"] = backend_options
     spec = load_spec(args.spec, overrides)
+    from harness.plugin_settings import check_plugin_settings
+
     try:
+        # db/workload/nemesis option errors with the file:line (or flag) that set them
+        check_plugin_settings(spec, args.spec, overrides)
         outcome = run_test(spec)
     except SplitbrainError as e:
         if spec.junit:  # CI still gets a report: the run itself as an <error>
@@ -222,6 +239,10 @@ def cmd_test(args) -> int:
             except OSError:
                 pass  # the run's own error is the one to report
         raise
+    if outcome.check_abandoned:  # a signal ended the check: do not wait for its threads
+        from harness.interrupts import exit_now
+
+        exit_now(outcome.exit_code)
     return outcome.exit_code
 
 
@@ -288,15 +309,18 @@ def cmd_node(args) -> int:
     if args.heartbeat * 2 >= args.election_timeout:
         raise InputError("--heartbeat: must be less than half of --election-timeout")
     if args.protocol == "paxos":
-        try:
-            from reference_impl.paxos.server import main as paxos_main
-        except ImportError:
-            raise InputError("node paxos: the reference Paxos store is not available yet") from None
-        return paxos_main(settings)
+        if args.no_pre_vote:
+            raise InputError("--no-pre-vote: only raft has pre-vote")
+        from reference_impl.paxos.server import main as paxos_main
+
+        return paxos_main(settings, election_timeout_ms=args.election_timeout,
+                          heartbeat_ms=args.heartbeat, max_batch=args.max_batch,
+                          check_quorum=not args.no_check_quorum)
     from reference_impl.raft.server import main as raft_main
 
     return raft_main(settings, election_timeout_ms=args.election_timeout,
-                     heartbeat_ms=args.heartbeat, snapshot_every=args.snapshot_every)
+                     heartbeat_ms=args.heartbeat, snapshot_every=args.snapshot_every,
+                     pre_vote=not args.no_pre_vote)
 
 
 def cmd_heal(args) -> int:

@@ -261,6 +261,11 @@ def load_spec(path: str | None, overrides: dict[str, Any] | None = None) -> Test
     flags = {k: v for k, v in (overrides or {}).items() if v is not None}
     # Validate the flags alone too, so their errors say "command line", not the file.
     build_spec(dict(flags, seed=flags.get("seed", 0)), source="command line")
+    if path and flags.get("db", values.get("db")) == "commands" and "db_options" not in flags:
+        # The commands target's block is nested: check it here, where file and lines are known.
+        from harness.targets.commands_options import check_yaml_block
+
+        check_yaml_block(path, values.get("db_options"))
     for k, v in flags.items():
         if k == "backend_options" and isinstance(values.get(k), dict):
             v = {**values[k], **v}  # --ssh-key etc. add to the file's backend-options

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from harness.errors import InputError
 from harness.history.formats import detect_format, read_history
 from harness.history.pairing import pair_ops
+from harness.history_check_workloads import WORKLOAD_CHECKERS, make_workload_checker
 
-CHECKERS = ("linearizable", "elle-list-append", "elle-rw-register")
+CHECKERS = ("linearizable", "elle-list-append", "elle-rw-register") + WORKLOAD_CHECKERS
 ELLE_CHECKERS = ("elle-list-append", "elle-rw-register")
 
 
@@ -43,6 +44,8 @@ def make_checker(req: CheckRequest):
         from checkers.elle import CHECKERS as ELLE
 
         return ELLE[req.checker](req.elle_options or {})
+    if req.checker in WORKLOAD_CHECKERS:
+        return make_workload_checker(req.checker, req.initial)
     from checkers.linearizable import LinearizableChecker
     from checkers.linearizable.models import make_model
 

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from harness.errors import EnvironmentProblem
 from harness.generator.completion import complete_op, crashed_op
 from harness.generator.context import NEMESIS, Context
 from harness.generator.core import (LOG, PENDING, SLEEP, UNRECORDED_TYPES, check_invoke, lift)
@@ -45,6 +46,10 @@ PENDING_WAIT_S = 0.001
 MAX_WAIT_S = 0.05
 # How long a stop waits for in-flight ops when there is no op_timeout_s.
 DEFAULT_STOP_GRACE_S = 10.0
+# Per-node client open+setup (and teardown) is given up on after this long, or after
+# CLIENT_SETUP_OP_TIMEOUTS op timeouts when that is longer: a hung setup must not stall the run.
+MIN_CLIENT_SETUP_S = 10.0
+CLIENT_SETUP_OP_TIMEOUTS = 4
 
 _EXIT = object()
 
@@ -63,6 +68,41 @@ def node_name(node: Any) -> Any:
 
 def error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
+
+
+class ClientSetupTimeout(EnvironmentProblem):
+    """A client's ``open``/``setup`` on a node gave no answer within the setup timeout
+    (exit 3: the node or its client library hangs; the run ends after its teardown)."""
+
+
+def _call_with_timeout(fn: Callable[[], Any], timeout_s: float | None, what: str,
+                       stop_event: threading.Event | None) -> Any:
+    """``fn()`` in a daemon thread; its result, or its exception re-raised. Raises
+    :class:`ClientSetupTimeout` when it takes longer than ``timeout_s`` (the thread is left
+    behind: a daemon, never joined) and ``KeyboardInterrupt`` when ``stop_event`` is set
+    meanwhile. The caller's thread waits in short slices, so signal handlers run at once."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            box["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name=f"splitbrain {what}", daemon=True).start()
+    end = None if timeout_s is None else time.monotonic() + timeout_s
+    while not done.wait(MAX_WAIT_S):
+        if stop_event is not None and stop_event.is_set():
+            raise KeyboardInterrupt(f"stopped during {what}")
+        if end is not None and time.monotonic() >= end:
+            raise ClientSetupTimeout(f"{what} gave no answer in {timeout_s:g}s "
+                                     f"(the node or its client library hangs)")
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
 
 
 class _Worker:
@@ -154,6 +194,14 @@ class Interpreter:
       or 10 s).
     - ``clock``: monotonic nanoseconds; history times are ns since :meth:`run` started.
     - ``client_setup``: run ``setup``/``teardown`` once per node (default ``True``).
+    - ``client_setup_timeout_s``: give up on a node's client open+setup (or teardown) after this
+      long (:class:`ClientSetupTimeout`); default the longer of MIN_CLIENT_SETUP_S and
+      CLIENT_SETUP_OP_TIMEOUTS op timeouts.
+    - ``on_workload_start``: called once client setup is done, just before the first op (the
+      runner switches Ctrl-C from "abort setup" to "drain the workload" there).
+    - ``keep_history``: keep every recorded op in memory and return them from :meth:`run`
+      (default ``True``). A long run that streams its history to disk passes ``False`` so the
+      controller's memory stays flat; :meth:`run` then returns an empty list.
     """
 
     def __init__(self, test: Any, generator: Any, client_factory: Any, nemesis: Any, *,
@@ -161,7 +209,9 @@ class Interpreter:
                  op_timeout_s: float | None = None, stop_event: threading.Event | None = None,
                  clock: Callable[[], int] = time.monotonic_ns,
                  logger: logging.Logger | None = None, nemesis_timeout_s: float | None = None,
-                 stop_grace_s: float | None = None, client_setup: bool = True):
+                 stop_grace_s: float | None = None, client_setup: bool = True,
+                 client_setup_timeout_s: float | None = None,
+                 on_workload_start: Callable[[], None] | None = None, keep_history: bool = True):
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.test = test
@@ -180,6 +230,12 @@ class Interpreter:
         self.clock = clock
         self.logger = logger or logging.getLogger("splitbrain.interpreter")
         self.client_setup = client_setup
+        self.client_setup_timeout_s = (
+            client_setup_timeout_s if client_setup_timeout_s is not None else
+            max(MIN_CLIENT_SETUP_S, CLIENT_SETUP_OP_TIMEOUTS * (op_timeout_s or 0)))
+        self.on_workload_start = on_workload_start
+        self.keep_history = keep_history
+        self._recorded = 0
         self._halt = threading.Event()  # wakes sleeping workers when the run winds down
         self._completions: queue.SimpleQueue = queue.SimpleQueue()
 
@@ -204,14 +260,28 @@ class Interpreter:
         self._generations = 0
         self.workers = {t: _Worker(self, t, 0) for t in self.ctx.all_threads()}
         self._t0 = self.clock()
+        # Lets a post-mortem (bench/crash_safety.py) put history times on the machine's clock.
+        self.logger.debug("history time 0 is clock %d ns", self._t0)
         try:
+            if self.on_workload_start is not None:
+                self.on_workload_start()
             try:
                 self._loop()
+            except KeyboardInterrupt as e:
+                # A forced stop (second Ctrl-C): no grace period, in-flight ops become info now.
+                self.logger.warning("run interrupted (%s); recording in-flight ops as info",
+                                    error_text(e))
+                self._wind_down(f"interrupted: {error_text(e)}", grace=False)
+                raise
             except BaseException as e:
                 self.logger.warning("run interrupted by %s; completing in-flight ops", error_text(e))
                 self._wind_down(f"interrupted: {error_text(e)}")
                 raise
-            self._wind_down("interrupted: run stopped")
+            try:
+                self._wind_down("interrupted: run stopped")
+            except KeyboardInterrupt as e:  # forced while waiting for in-flight ops
+                self._wind_down(f"interrupted: {error_text(e)}", grace=False)
+                raise
         finally:
             self._halt.set()
             self._stop_workers()
@@ -271,7 +341,7 @@ class Interpreter:
 
     def _record(self, o: dict) -> dict:
         """Appends ``o`` to the history; returns the op as written (what everyone sees from now)."""
-        idx = len(self.history)
+        idx = self._recorded
         if "index" in o:
             o["index"] = idx
         else:
@@ -281,7 +351,9 @@ class Interpreter:
         # the history in memory the same as the file an `analyze` reads later.
         if isinstance(written, dict):
             o = written
-        self.history.append(o)
+        self._recorded += 1
+        if self.keep_history:
+            self.history.append(o)
         return o
 
     def _invoke(self, o: dict, gen2: Any, now: int) -> None:
@@ -384,13 +456,14 @@ class Interpreter:
 
     # -- winding down ----------------------------------------------------------------------
 
-    def _wind_down(self, reason: str) -> None:
-        """Waits up to the grace period for in-flight ops, then records ``info`` for the rest."""
+    def _wind_down(self, reason: str, grace: bool = True) -> None:
+        """Waits up to the grace period (none when not ``grace``) for in-flight ops, then
+        records ``info`` for the rest."""
         if not self.in_flight:
             return
         self._halt.set()
         try:
-            end = self._now() + int(self.stop_grace_s * 1e9)
+            end = self._now() + (int(self.stop_grace_s * 1e9) if grace else 0)
             while self.in_flight:
                 now = self._now()
                 if now >= end:
@@ -418,13 +491,19 @@ class Interpreter:
     # -- per-node client setup -------------------------------------------------------------
 
     def _setup_clients(self) -> list:
+        """Open a client on each node and run its ``setup``, each bounded by the client setup
+        timeout; a stop (Ctrl-C) or a timeout ends the setup and closes what was opened."""
         clients = []
         try:
             for node in self.nodes:
-                c = self.client_factory.open(node)
+                c = _call_with_timeout(lambda node=node: self.client_factory.open(node),
+                                       self.client_setup_timeout_s,
+                                       f"opening a client on {node_name(node)}", self.stop_event)
                 clients.append(c)
-                c.setup()
-        except BaseException:
+                _call_with_timeout(c.setup, self.client_setup_timeout_s,
+                                   f"client setup on {node_name(node)}", self.stop_event)
+        except BaseException as e:
+            self.logger.error("client setup failed: %s", error_text(e))
             self._teardown_clients(clients, teardown=False)
             raise
         return clients
@@ -433,10 +512,11 @@ class Interpreter:
         for c in clients:
             if teardown:
                 try:
-                    c.teardown()
+                    _call_with_timeout(c.teardown, self.client_setup_timeout_s,
+                                       "client teardown", None)
                 except Exception as e:  # noqa: BLE001 - teardown problems must not hide results
                     self.logger.warning("client teardown failed: %s", error_text(e))
             try:
-                c.close()
+                _call_with_timeout(c.close, self.client_setup_timeout_s, "closing a client", None)
             except Exception as e:  # noqa: BLE001
                 self.logger.warning("closing a client failed: %s", error_text(e))

@@ -6,6 +6,8 @@ check -> results.json -> exit code.
 
 The ``finally`` runs on success, on exceptions, on Ctrl-C and on SIGTERM; each teardown step runs
 even when an earlier one failed, so a run never leaves a partition or a process behind.
+What a signal does in each phase (setup, workload, teardown, checking) and what a second one
+forces is in :mod:`harness.interrupts`; the steps that heal the network are never interrupted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from harness import exit_codes
 from harness.config import TestSpec
 from harness.errors import EnvironmentProblem, InputError
-from harness.interrupts import InterruptGuard
+from harness.interrupts import CHECKING, TEARDOWN, InterruptGuard
 from harness.run_log import attach_run_log
 from harness.store import RunDir, open_run
 
@@ -34,6 +36,9 @@ class Outcome:
     run: RunDir
     results: dict
     exit_code: int
+    #: True when a signal abandoned the check: its thread (and a checker's worker threads or
+    #: processes) may still run, so the CLI exits at once instead of waiting for them.
+    check_abandoned: bool = False
 
 
 def make_backend(name: str, options: dict | None = None):
@@ -85,7 +90,7 @@ def run_test(spec: TestSpec, *, stop_event: threading.Event | None = None) -> Ou
     """Run the test ``spec`` describes and check it. Returns the outcome; raises SplitbrainError
     for bad input or an unusable environment (after cleaning up what was started)."""
     from harness.history.jsonl import HistoryWriter
-    from harness.interpreter import Interpreter
+    from harness.interpreter import ClientSetupTimeout, Interpreter
     from harness.targets import make_target
     from nemesis.packages import make_nemesis_package
     from workloads import make_workload
@@ -97,6 +102,9 @@ def run_test(spec: TestSpec, *, stop_event: threading.Event | None = None) -> Ou
                          else dict(spec.db_options))
     db, client_factory = target.db, target.client_factory
     workload = make_workload(spec.workload, dict(spec.workload_options, seed=spec.seed))
+    if hasattr(client_factory, "use_workload"):
+        # Its clients speak this workload's ops (InputError when the target cannot express it).
+        client_factory.use_workload(workload)
     nemesis_package = make_nemesis_package(spec.nemesis, spec.nemesis_options, rng)
     backend = make_backend(spec.backend, spec.backend_options)
 
@@ -113,6 +121,7 @@ def run_test(spec: TestSpec, *, stop_event: threading.Event | None = None) -> Ou
     cluster = None
     guard = InterruptGuard(stop_event)
     interrupted = False
+    setup_error = None
     started = time.monotonic()
     try:
         with guard:
@@ -128,7 +137,6 @@ def run_test(spec: TestSpec, *, stop_event: threading.Event | None = None) -> Ou
                 if nemesis_package is not None:
                     nemesis_package.nemesis.setup(cluster, db)
                 gen = build_generator(spec, workload, nemesis_package)
-                guard.draining = True
                 from harness.report.progress import RunProgress
 
                 with RunProgress(spec.time_limit) as progress:  # live display on a TTY only
@@ -138,39 +146,138 @@ def run_test(spec: TestSpec, *, stop_event: threading.Event | None = None) -> Ou
                         concurrency=spec.concurrency, nodes=list(cluster.nodes),
                         writer=progress.track(writer), op_timeout_s=spec.op_timeout,
                         stop_event=stop_event, logger=log,
+                        # Ctrl-C aborts client setup, and only drains once ops run.
+                        on_workload_start=guard.start_workload,
+                        keep_history=False,  # streamed to disk: memory stays flat
                     ).run()
-                guard.draining = False
                 interrupted = stop_event.is_set()
             except KeyboardInterrupt:
                 interrupted = True
+            except ClientSetupTimeout as e:  # recorded as the run's result, then exit 3
+                setup_error = e
             finally:
-                guard.draining = False
-                _teardown(cluster, db, nemesis_package, run, writer)
-        log.info("workload and teardown took %.1fs", time.monotonic() - started)
-        results = _check_and_store(test, spec, workload, run, interrupted)
-        code = exit_codes.for_verdict(results.get("valid"))
-        from harness.report import finish_run  # plots, timeline, junit; the summary table
+                guard.phase = TEARDOWN
+                _teardown(cluster, db, nemesis_package, run, writer, guard)
+            log.info("workload and teardown took %.1fs", time.monotonic() - started)
+            if setup_error is not None:
+                run.write_results({"valid": "unknown", "error": str(setup_error),
+                                   "interrupted": False})
+                raise setup_error
+            guard.phase = CHECKING
+            interrupted = interrupted or guard.count > 0
+            if guard.forced:
+                results, abandoned = _unchecked(run, interrupted=True,
+                                                cause="forced exit before checking"), True
+            else:
+                results, abandoned = _check_interruptibly(test, spec, workload, run, interrupted)
+            code = exit_codes.for_verdict(results.get("valid"))
+            if abandoned:
+                _print_summary(run, results, True)
+                return Outcome(run, results, code, check_abandoned=True)
+            from harness.report import finish_run  # plots, timeline, junit; the summary table
 
-        summary = finish_run(spec, run, results, time.monotonic() - started)
-        _print_summary(run, results, interrupted, summary)
-        return Outcome(run, results, code)
+            try:
+                # Interrupted: the user wants out; the plots can be drawn later by analyze.
+                summary = finish_run(spec, run, results, time.monotonic() - started,
+                                     plots=not interrupted)
+            except KeyboardInterrupt:  # results.json is written; the pages are extras
+                log.warning("reports skipped (interrupted)")
+                summary = None
+            _print_summary(run, results, interrupted, summary)
+            return Outcome(run, results, code)
     finally:
         detach()
 
 
-def _teardown(cluster, db, nemesis_package, run: RunDir, writer) -> None:
+def _healing_step(guard: InterruptGuard | None, what: str, fn, *args) -> None:
+    """A step that heals the network: signals do not interrupt it (see InterruptGuard)."""
+    done = False
+    for _ in range(3):  # a signal may land just before the shield goes up: then run it again
+        try:
+            if guard is None:
+                fn(*args)
+            else:
+                with guard.shielded():
+                    fn(*args)
+                    done = True
+            return
+        except KeyboardInterrupt:
+            if done:
+                return
+        except BaseException as e:  # noqa: BLE001 - teardown must go on whatever happened
+            log.error("teardown: %s failed: %s: %s", what, type(e).__name__, e)
+            return
+
+
+def _interruptible_step(guard: InterruptGuard | None, what: str, fn, *args) -> None:
+    """A teardown step a second signal may cut short (it is logged, and teardown goes on)."""
+    if guard is None:
+        _step(what, fn, *args)
+        return
+    with guard.interruptible():
+        _step(what, fn, *args)
+
+
+def _teardown(cluster, db, nemesis_package, run: RunDir, writer,
+              guard: InterruptGuard | None = None) -> None:
+    log.info("tearing down")
     if cluster is not None:
         if nemesis_package is not None:
-            _step("healing faults", nemesis_package.nemesis.heal_all)
-            _step("nemesis teardown", nemesis_package.nemesis.teardown)
-        _step("db teardown", db.teardown, cluster)
-        _step("downloading node logs", cluster.download_logs, run.nodes)
-        _step("stopping the cluster", cluster.stop)
-    _step("closing the history", writer.close)
+            _healing_step(guard, "healing faults", nemesis_package.nemesis.heal_all)
+            _healing_step(guard, "nemesis teardown", nemesis_package.nemesis.teardown)
+        if guard is not None and guard.forced:
+            log.warning("teardown: skipping the db teardown (forced exit); stopping the cluster "
+                        "ends its processes")
+        else:
+            _interruptible_step(guard, "db teardown", db.teardown, cluster)
+        _interruptible_step(guard, "downloading node logs", cluster.download_logs, run.nodes)
+        _healing_step(guard, "stopping the cluster", cluster.stop)
+    _healing_step(guard, "closing the history", writer.close)
     log.info("teardown done")
 
 
-def _check_and_store(test, spec, workload, run: RunDir, interrupted: bool) -> dict:
+def _unchecked(run: RunDir, interrupted: bool, cause: str) -> dict:
+    """results.json for a run whose history was not checked (``splitbrain analyze`` can)."""
+    results = {"valid": "unknown", "cause": f"{cause}; run 'splitbrain analyze {run.path}' "
+                                            "to check the recorded history",
+               "interrupted": interrupted}
+    run.write_results(results)
+    log.warning("verdict unknown: %s", cause)
+    return results
+
+
+def _check_interruptibly(test, spec, workload, run: RunDir, interrupted: bool) -> tuple[dict, bool]:
+    """(results, abandoned): the check runs in a daemon thread while this (the main) thread
+    waits in short slices, so a signal is handled at once even while a checker is busy in C
+    code; the guard's KeyboardInterrupt abandons the check with the verdict ``unknown``."""
+    box: dict = {}
+    done = threading.Event()
+
+    def check() -> None:
+        try:
+            box["results"] = _check(test, spec, workload, run)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
+            box["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=check, name="splitbrain check", daemon=True).start()
+    try:
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt as e:
+        by = e.args[0] if e.args else "a signal"
+        return _unchecked(run, True, f"checking interrupted by {by}"), True
+    if "error" in box:
+        raise box["error"]
+    results = box["results"]
+    results["interrupted"] = interrupted
+    run.write_results(results)
+    return results, False
+
+
+def _check(test, spec, workload, run: RunDir) -> dict:
+    """The checkers' results for the stored history (not yet written)."""
     from checkers.compose import run_checkers
     from harness.history.jsonl import read_jsonl
 
@@ -184,8 +291,6 @@ def _check_and_store(test, spec, workload, run: RunDir, interrupted: bool) -> di
         results["valid"] = "unknown"
         results["cause"] = "no client operation completed ok"
         log.warning("no client operation completed ok; the verdict is unknown")
-    results["interrupted"] = interrupted
-    run.write_results(results)
     return results
 
 

@@ -186,6 +186,8 @@ def _run_one(spec: TestSpec) -> dict:
         row.update(verdict=exit_codes.verdict_word(results.get("valid")),
                    exit_code=outcome.exit_code, run=str(outcome.run.path),
                    reason=next((r for r in reasons if r), ""), ops=_ops(outcome.run.history))
+        # Ctrl-C/SIGTERM ended this run (run_test handles the signal itself): stop the suite.
+        row["_interrupted"] = bool(results.get("interrupted"))
     row["seconds"] = round(time.monotonic() - started, 1)
     return row
 
@@ -221,6 +223,9 @@ def run_suite(suite: Suite, *, out=None) -> SuiteOutcome:
         try:
             rows.append(_run_one(spec))
         except KeyboardInterrupt:
+            interrupted = True
+            break
+        if rows[-1].pop("_interrupted", False):
             interrupted = True
             break
         _write(suite, sdir, rows, stamp, len(suite.specs), interrupted)  # a partial summary

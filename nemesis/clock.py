@@ -11,9 +11,11 @@ offset from a file that the nemesis rewrites at run time::
 
 How the env reaches the daemons: :meth:`ClockNemesis.prepare` runs *before* ``db.setup`` (the
 runner calls ``nemesis.prepare(cluster)`` when it exists); it writes ``+0`` into each node's
-file and adds the variables to the remote's ``daemon_env`` (an optional capability of the
-local backend's remote: every daemon started on that node afterwards gets them). A remote
-without ``daemon_env`` (docker, ssh) cannot be reached; the ops say so.
+file and adds the variables to the remote's ``daemon_env`` (an optional capability: every daemon
+started on that node afterwards gets them). The local, docker and ssh remotes all have it. The
+library must be on the *node*: the docker node image installs Debian ``libfaketime``; ssh hosts
+need it installed (``apt-get install libfaketime``). A node without it, or a remote without
+``daemon_env``, is left unprepared and every op that picks it says why in its ``error``.
 
 libfaketime only reaches dynamically linked programs that call the C library's clock functions.
 Static binaries (etcd, any Go program) ignore LD_PRELOAD. We never pretend: a target declares
@@ -88,6 +90,7 @@ class ClockNemesis:
         self.cluster = None
         self.db = None
         self.prepared: set[str] = set()    # nodes whose daemons get libfaketime
+        self.unprepared: dict[str, str] = {}  # node -> why its daemons do not get it
         self.offsets: dict[str, float] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -97,17 +100,27 @@ class ClockNemesis:
         each remote's ``daemon_env``. Nodes whose remote has no ``daemon_env`` stay unprepared
         (the ops will say so)."""
         self.cluster = cluster
-        if not os.path.exists(self.lib):
-            log.warning("clock nemesis: %s is missing (Debian package faketime); clock faults "
-                        "will report an error", self.lib)
-            return
         for node in cluster.nodes:
             remote = cluster.remote(node.name)
             if not isinstance(getattr(remote, "daemon_env", None), dict):
+                self.unprepared[node.name] = (f"its backend ({type(remote).__name__}) cannot give "
+                                              "daemons an environment (no daemon_env)")
+                continue
+            # On the node, not on the controller: a container or an ssh host has its own files.
+            if not remote.run(["test", "-r", self.lib], check=False, timeout=30).ok:
+                self.unprepared[node.name] = (f"{self.lib} is not on the node (install Debian "
+                                              "libfaketime there)")
                 continue
             self._write(node.name, 0.0)
-            remote.daemon_env.update(faketime_env(self._rc(node.name), self.lib))
+            env = faketime_env(self._rc(node.name), self.lib)
+            other = [x for x in remote.daemon_env.get("LD_PRELOAD", "").replace(":", " ").split()
+                     if x != self.lib]  # keep another preload (the lost-writes shim)
+            env["LD_PRELOAD"] = " ".join([*other, self.lib])
+            remote.daemon_env.update(env)
             self.prepared.add(node.name)
+        if self.unprepared:
+            log.warning("clock nemesis: no clock faults on %s", "; ".join(
+                f"{n}: {why}" for n, why in sorted(self.unprepared.items())))
 
     def setup(self, cluster, db=None) -> "ClockNemesis":
         self.cluster = cluster
@@ -167,8 +180,8 @@ class ClockNemesis:
         ok, errors = [], []
         for n in nodes:
             if n not in self.prepared:
-                errors.append(f"{n}: its daemons were not started with libfaketime (the "
-                              f"backend's remote has no daemon_env, or {self.lib} is missing)")
+                why = self.unprepared.get(n, "the nemesis was not prepared before the target started")
+                errors.append(f"{n}: its daemons were not started with libfaketime: {why}")
                 continue
             remote = self.cluster.remote(n)
             names = remote.daemon_names() if hasattr(remote, "daemon_names") else []

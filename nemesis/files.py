@@ -16,8 +16,8 @@ Ops (``process: nemesis``, type ``info``):
 - ``stop-file-corruption``: restarts every node still down (there is no undoing the damage:
   the inverse of a file fault is that the node runs again on what is left).
 
-Not implemented yet: losing the writes that were not fsynced (docs/nemeses.md says how it would
-be done: a FUSE layer or an LD_PRELOAD shim that tracks fsync points).
+Losing the writes that were not fsynced is the other file fault: :mod:`nemesis.lost_writes`
+(nemesis ``lost-writes``).
 """
 
 from __future__ import annotations

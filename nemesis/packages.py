@@ -15,13 +15,17 @@ Names accepted by ``--nemesis`` (comma-separated; ``none`` for no faults; ``all`
   ``random``);
 - ``kill``: SIGKILL and restart (option ``kill-targets``: ``one`` (default), ``minority``,
   ``majority``, ``primaries``, ``all``);
-- ``pause``: SIGSTOP and SIGCONT (option ``pause-targets``, same values);
+- ``pause``: SIGSTOP and SIGCONT (option ``pause-targets``, same values; option ``pause-mode``:
+  ``process`` (default) or ``container``, which freezes the whole node with ``docker pause`` on
+  the docker backend);
 - ``clock``: libfaketime bumps and strobes (options ``clock-max-skew`` seconds, default 30;
   ``clock-targets``, default ``minority``);
 - ``packet``: loss, delay/jitter, duplication, reorder, rate (option ``packet``: one of
   ``loss``, ``delay``, ``duplicate``, ``reorder``, ``rate``, ``mixed`` (default));
 - ``files``: truncate or corrupt a data file of a killed node (not in ``all``: a store
-  without checksums may rightly lose data to it).
+  without checksums may rightly lose data to it);
+- ``lost-writes``: kill nodes and roll their data files back to the last fsync, as a power cut
+  does (option ``lost-writes-targets``, default ``one``; :mod:`nemesis.lost_writes`).
 
 ``interval`` (seconds, default 5) is the time between a fault's start and its stop and between
 two faults of one kind.
@@ -38,7 +42,7 @@ from harness.errors import EnvironmentProblem, InputError
 
 log = logging.getLogger("splitbrain.nemesis")
 
-NEMESES = ("partition", "kill", "pause", "clock", "packet", "files")
+NEMESES = ("partition", "kill", "pause", "clock", "packet", "files", "lost-writes")
 ALL = ("partition", "kill", "pause", "clock", "packet")
 DEFAULT_INTERVAL_S = 5.0
 PACKET_BEHAVIOURS = {
@@ -49,7 +53,7 @@ PACKET_BEHAVIOURS = {
     "rate": ({"rate": "1mbit"},),
 }
 OPTION_KEYS = {"interval", "partition", "kill-targets", "pause-targets", "clock-targets",
-               "clock-max-skew", "packet", "files-targets"}
+               "clock-max-skew", "packet", "files-targets", "pause-mode", "lost-writes-targets"}
 
 
 @dataclass
@@ -170,10 +174,11 @@ def make_nemesis_package(names, options: dict, rng: random.Random) -> NemesisPac
             parts[name] = PartitionNemesis(kind, rng)
             start, stop = "start-partition", "stop-partition"
         elif name in ("kill", "pause"):
-            from nemesis.process import ProcessNemesis
+            from nemesis.process import PAUSE_MODES, ProcessNemesis
 
             targets = _option(options, f"{name}-targets", "one", TARGETS)
-            parts[name] = ProcessNemesis(targets, rng, faults=(name,))
+            mode = _option(options, "pause-mode", "process", PAUSE_MODES)
+            parts[name] = ProcessNemesis(targets, rng, faults=(name,), pause_mode=mode)
             start, stop = f"start-{name}", f"stop-{name}"
         elif name == "clock":
             from nemesis.clock import START, STOP, ClockNemesis
@@ -189,6 +194,11 @@ def make_nemesis_package(names, options: dict, rng: random.Random) -> NemesisPac
             which = _option(options, "packet", "mixed", (*PACKET_BEHAVIOURS, "mixed"))
             behaviours = DEFAULT_BEHAVIOURS if which == "mixed" else PACKET_BEHAVIOURS[which]
             parts[name] = PacketNemesis(rng, behaviours)
+            start, stop = START, STOP
+        elif name == "lost-writes":
+            from nemesis.lost_writes import START, STOP, LostWritesNemesis
+
+            parts[name] = LostWritesNemesis(rng, _option(options, "lost-writes-targets", "one", TARGETS))
             start, stop = START, STOP
         else:  # files
             from nemesis.files import START, STOP, FileNemesis

@@ -6,7 +6,11 @@ never guesses how a target's processes are named or restarted:
 - ``kill``: ``db.kill(cluster, node)`` (SIGKILL, waits until the process is gone) and
   ``db.start(cluster, node)`` (restart on the kept data directory);
 - ``pause``: ``db.pause(cluster, node)`` (SIGSTOP to the daemon's process group) and
-  ``db.resume(cluster, node)`` (SIGCONT).
+  ``db.resume(cluster, node)`` (SIGCONT). With ``pause_mode="container"`` (nemesis option
+  ``pause-mode: container``) the whole node is frozen instead, through the *cluster*'s
+  ``pause(node)``/``resume(node)``: ``docker pause``/``unpause`` (the cgroup freezer) on the
+  docker backend; the target needs no pause capability then. Other backends cannot freeze a whole
+  node, and :meth:`ProcessNemesis.setup` says so.
 
 Which nodes (option ``targets``, Jepsen's node specs), picked with the run's seeded rng:
 ``one`` (a random node), ``minority`` (a random set of fewer than half), ``majority`` (a random
@@ -33,6 +37,8 @@ from nemesis.grudge import majority
 log = logging.getLogger("splitbrain.nemesis.process")
 
 TARGETS = ("one", "minority", "majority", "primaries", "all")
+#: How ``pause`` freezes a node: SIGSTOP the target's processes, or the backend freezes the node.
+PAUSE_MODES = ("process", "container")
 
 
 def pick_nodes(spec: str, nodes: Sequence[str], rng: random.Random,
@@ -67,10 +73,13 @@ class ProcessNemesis:
     """
 
     def __init__(self, targets: str = "one", rng: random.Random | None = None,
-                 faults: Iterable[str] = ("kill", "pause")):
+                 faults: Iterable[str] = ("kill", "pause"), pause_mode: str = "process"):
         if targets not in TARGETS:
             raise ValueError(f"unknown target {targets!r} (one of {', '.join(TARGETS)})")
+        if pause_mode not in PAUSE_MODES:
+            raise ValueError(f"unknown pause mode {pause_mode!r} (one of {', '.join(PAUSE_MODES)})")
         self.targets = targets
+        self.pause_mode = pause_mode
         self.rng = rng if rng is not None else random.Random()
         self.faults = tuple(faults)
         self.fs = frozenset(f"{verb}-{fault}" for fault in self.faults
@@ -83,6 +92,13 @@ class ProcessNemesis:
     # ------------------------------------------------------------------ lifecycle
 
     def setup(self, cluster, db=None) -> "ProcessNemesis":
+        if "pause" in self.faults and self.pause_mode == "container" and not (
+                callable(getattr(cluster, "pause", None)) and callable(getattr(cluster, "resume", None))):
+            from harness.errors import InputError
+
+            raise InputError(f"nemesis-options: pause-mode: container needs a backend that freezes "
+                             f"a whole node (docker); the {getattr(cluster, 'backend', '?')} backend "
+                             f"cannot: use pause-mode: process")
         self.cluster = cluster
         self.db = db
         missing = self.missing_capabilities()
@@ -92,8 +108,16 @@ class ProcessNemesis:
         return self
 
     def missing_capabilities(self) -> list[str]:
-        need = {"kill": ("kill", "start"), "pause": ("pause", "resume")}
+        need = {"kill": ("kill", "start"),
+                "pause": ("pause", "resume") if self.pause_mode == "process" else ()}
         return [m for f in self.faults for m in need[f] if not callable(getattr(self.db, m, None))]
+
+    def _pause_actions(self):
+        """(pause, resume) as ``action(cluster, node)``: the db's, or the cluster's whole-node
+        freeze in container mode."""
+        if self.pause_mode == "container":
+            return (lambda cluster, n: cluster.pause(n)), (lambda cluster, n: cluster.resume(n))
+        return getattr(self.db, "pause", None), getattr(self.db, "resume", None)
 
     def teardown(self) -> None:
         self.heal_all()
@@ -104,10 +128,11 @@ class ProcessNemesis:
         if self.cluster is None:
             return
         errors = []
-        if "pause" in self.faults and callable(getattr(self.db, "resume", None)):
+        resume = self._pause_actions()[1]
+        if "pause" in self.faults and callable(resume):
             for n in self._names():
                 try:
-                    self.db.resume(self.cluster, n)
+                    resume(self.cluster, n)
                     self.paused.discard(n)
                 except Exception as e:  # noqa: BLE001 - try every node
                     errors.append(f"resume {n}: {e}")
@@ -133,8 +158,10 @@ class ProcessNemesis:
         if f not in self.fs:
             raise ValueError(f"process nemesis: unknown f {f!r} (expected one of {sorted(self.fs)})")
         verb, _, fault = f.partition("-")
-        missing = [m for m in (("kill", "start") if fault == "kill" else ("pause", "resume"))
-                   if not callable(getattr(self.db, m, None))]
+        needs = {"kill": ("kill", "start"), "pause": ("pause", "resume")}[fault]
+        if fault == "pause" and self.pause_mode == "container":
+            needs = ()  # the backend freezes the node; the db need not know how
+        missing = [m for m in needs if not callable(getattr(self.db, m, None))]
         if missing:
             out["value"] = []
             out["error"] = (f"the target cannot {fault}: its db has no {' or '.join(m + '()' for m in missing)} "
@@ -142,7 +169,7 @@ class ProcessNemesis:
             return out
         if verb == "start":
             nodes, note = self._choose(op.get("value"))
-            action = self.db.kill if fault == "kill" else self.db.pause
+            action = self.db.kill if fault == "kill" else self._pause_actions()[0]
             done, errors = self._each(action, nodes)
             (self.killed if fault == "kill" else self.paused).update(done)
         else:
@@ -151,7 +178,7 @@ class ProcessNemesis:
             nodes = sorted(self.killed) if fault == "kill" else self._names()
             was_paused = set(self.paused)
             note = None
-            action = self.db.start if fault == "kill" else self.db.resume
+            action = self.db.start if fault == "kill" else self._pause_actions()[1]
             done, errors = self._each(action, nodes)
             (self.killed if fault == "kill" else self.paused).difference_update(done)
             if fault == "pause":
@@ -192,12 +219,20 @@ class ProcessNemesis:
         return pick_nodes("one", names, self.rng), f"primaries unknown ({why}); chose a random node"
 
     def _each(self, action, nodes: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+        """``action(cluster, node)`` on every node, in parallel (on docker and ssh each is a
+        round trip); (nodes done, {node: error})."""
+        from concurrent.futures import ThreadPoolExecutor
+
         done, errors = [], {}
-        for n in nodes:
-            try:
-                action(self.cluster, n)
+        if not nodes:
+            return done, errors
+        with ThreadPoolExecutor(max_workers=min(16, len(nodes))) as pool:
+            futures = [(n, pool.submit(action, self.cluster, n)) for n in nodes]
+        for n, fut in futures:
+            e = fut.exception()
+            if e is None:
                 done.append(n)
-            except Exception as e:  # noqa: BLE001 - reported in the op
+            else:
                 errors[n] = f"{type(e).__name__}: {e}"
         return done, errors
 

@@ -41,6 +41,8 @@ async def route(backend: Any, method: str, path: str, body: bytes) -> tuple[int,
             doc = json.loads(body)
         except ValueError:
             return _bad("body is not JSON")
+        except RecursionError:  # "[[[[...": valid-looking, but deeper than the parser goes
+            return _bad("body is not JSON (nested too deeply)")
     path = path.split("?", 1)[0]
     if path == "/status":
         if method != "GET":
@@ -97,7 +99,14 @@ async def serve_connection(backend: Any, reader: asyncio.StreamReader,
                 name, _, value = h.decode("latin-1").partition(":")
                 name = name.strip().lower()
                 if name == "content-length":
-                    length = int(value.strip() or 0)
+                    try:
+                        length = int(value.strip() or 0)
+                    except ValueError:
+                        length = -1
+                    if length < 0:
+                        await _respond(writer, 400, {"error": "bad Content-Length",
+                                                     "outcome": "failed"}, close=True)
+                        return
                 elif name == "connection" and value.strip().lower() == "close":
                     close = True
             if length > MAX_BODY:

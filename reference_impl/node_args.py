@@ -67,7 +67,7 @@ def resolve(args) -> dict:
     if http == listen:
         raise InputError("--http: the client address must differ from --listen")
     try:
-        bug = check_bug(args.bug)
+        bug = check_bug(args.bug, getattr(args, "protocol", "raft"))
     except ValueError as e:
         raise InputError(f"--bug: {e}") from None
     if not args.data:

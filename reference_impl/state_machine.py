@@ -19,6 +19,10 @@ command                                                result
                                                        absent), ``"w"`` (write ``v``) or ``"append"``
                                                        (append ``v`` to the list at ``k``; an absent
                                                        key is the empty list). All or nothing.
+                                                       ``"cmp"`` (compare: ``k`` must hold ``v``,
+                                                       ``None`` = absent) makes the txn conditional:
+                                                       a false compare gives ``{"ok": False,
+                                                       "failed": [i, k, current]}``, no change.
 =====================================================  ==============================================
 
 A command that is malformed yields ``{"error": "..."}`` and changes nothing; the front end
@@ -31,7 +35,7 @@ import copy
 import json
 from typing import Any
 
-MICRO_OPS = ("r", "w", "append")
+MICRO_OPS = ("r", "w", "append", "cmp")
 
 
 def validate_txn_ops(ops: Any) -> str | None:
@@ -43,7 +47,7 @@ def validate_txn_ops(ops: Any) -> str | None:
             return f"ops[{i}]: expected [f, key, value], got {mop!r}"
         f, k, _v = mop
         if f not in MICRO_OPS:
-            return f"ops[{i}]: unknown micro-op {f!r} (valid: r, w, append)"
+            return f"ops[{i}]: unknown micro-op {f!r} (valid: r, w, append, cmp)"
         if not isinstance(k, (str, int)) or isinstance(k, bool):
             return f"ops[{i}]: key must be a string or an int, got {k!r}"
     return None
@@ -116,7 +120,13 @@ class KVStateMachine:
                 cur, found = staged[key], True
             else:
                 found, cur = self.get(k)
-            if f == "r":
+            if f == "cmp":
+                # A conditional txn (a multi-key compare-and-set, as etcd's txn compares).
+                holds = (not found) if v is None else (found and cur == v)
+                if not holds:
+                    return {"ok": False, "failed": [len(out), k, copy.deepcopy(cur) if found else None]}
+                out.append([f, k, v])
+            elif f == "r":
                 out.append([f, k, copy.deepcopy(cur) if found else None])
             elif f == "w":
                 staged[key] = copy.deepcopy(v)

@@ -14,6 +14,9 @@ from workloads.rw_register import RwRegisterWorkload
 from workloads.set import SetWorkload
 from workloads.counter import CounterWorkload
 from workloads.unique_ids import UniqueIdsWorkload
+from workloads.bank import BankWorkload
+from workloads.queue import QueueWorkload
+from workloads.multi_register import MultiRegisterWorkload
 
 #: name -> workload class (constructed with the workload's options dict).
 WORKLOADS = {
@@ -23,6 +26,9 @@ WORKLOADS = {
     "set": SetWorkload,
     "counter": CounterWorkload,
     "unique-ids": UniqueIdsWorkload,
+    "bank": BankWorkload,
+    "queue": QueueWorkload,
+    "multi-register": MultiRegisterWorkload,
 }
 
 

@@ -8,8 +8,9 @@
 ``read``    ``None``            int: the counter's value
 ==========  ==================  ==========================
 
-The target must increment atomically: a read-modify-write loop with compare-and-set is a different
-operation (see docs/targets/etcd.md). Options: ``decrements`` (bool, default True),
+The target must increment atomically: a native increment (Redis ``INCRBY``), or a
+read-modify-write loop whose conditional write only applies while the counter is unchanged (the
+raft and etcd clients: see docs/workloads.md). Options: ``decrements`` (bool, default True),
 ``max_delta`` (int >= 1, default 5), ``seed`` (int, default 0).
 """
 

@@ -12,7 +12,8 @@ per that many adds; 0 = none). ``final_generator`` has every client read once af
 are healed, so each acknowledged element is looked for after it settled.
 
 Options: ``read_every`` (int >= 0, default 10), ``linearizable`` (bool, default False: stale
-reads make the history invalid only when the target promises linearizable reads).
+reads make the history invalid only when the target promises linearizable reads), ``seed``
+(accepted for uniformity with the other workloads; the ops are not random).
 Checker: :class:`checkers.set.SetChecker`.
 """
 
@@ -25,7 +26,7 @@ from harness.errors import InputError
 OPS = ("add", "read")
 OP_SHAPES = {"add": ("int (the element)", "int (unchanged)"),
              "read": ("null", "list[int] (all elements)")}
-DEFAULTS = {"read_every": 10, "linearizable": False}
+DEFAULTS = {"read_every": 10, "linearizable": False, "seed": 0}  # seed: accepted, unused
 
 
 class SetOps:

@@ -10,15 +10,17 @@ OP_SHAPES = {"generate": ("null", "int | str (a new id)")}
 
 
 class UniqueIdsWorkload:
-    """Only ``generate`` ops; no options."""
+    """Only ``generate`` ops; no options (``seed`` is accepted: the runner passes it to every
+    workload, and these ops are not random)."""
 
     name = "unique-ids"
     ops = OPS
     op_shapes = OP_SHAPES
 
     def __init__(self, options: dict | None = None):
-        if options:
-            raise InputError(f"unique-ids workload: unknown option {sorted(options)[0]!r} (it takes none)")
+        unknown = sorted(set(options or {}) - {"seed"})
+        if unknown:
+            raise InputError(f"unique-ids workload: unknown option {unknown[0]!r} (it takes only seed)")
         self.options = {}
 
     def generator(self, opts=None):

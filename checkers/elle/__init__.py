@@ -67,7 +67,9 @@ def normalize_options(opts: dict | None) -> dict:
         "linearizable_keys": bool(_opt(opts, "linearizable_keys", False)),
         "wfr_keys": bool(_opt(opts, "wfr_keys", False)),
         "cycle_search_timeout": float(_opt(opts, "cycle_search_timeout", 5.0) or 5.0),
-        "directory": _opt(opts, "directory", None),
+        # Where explanations and drawings go: "directory", or the run directory the runner
+        # passes to every checker as "report_dir" (so they land in <run>/elle/).
+        "directory": _opt(opts, "directory", None) or opts.get("report_dir"),
     }
 
 

@@ -17,7 +17,8 @@ a ``False`` adds ``failed_op``, ``states``, ``final_paths``, ``longest_lineariza
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import gc
 import os
 import time
 
@@ -26,7 +27,7 @@ from harness.errors import InputError
 from .explain import explain
 from .models import (MODELS, CASRegisterModel, Model, MultiRegisterModel, RegisterModel,
                      UNKNOWN, freeze, make_model)
-from .native import AVAILABLE as NATIVE_AVAILABLE, native_search
+from .native import AVAILABLE as NATIVE_AVAILABLE, native_search, runs_without_python
 from .partition import partition_ops
 from .search import MAX_PATHS, Op, SearchResult, search
 
@@ -104,7 +105,7 @@ def prepare(model: Model, history: list[dict]):
     kept = model.prune(ops)
     if len(kept) != len(ops):
         stats["info_pruned"] = len(ops) - len(kept)
-        ops = [dataclasses.replace(op, id=i) for i, op in enumerate(kept)]
+        ops = [op.evolve(id=i) for i, op in enumerate(kept)]
     return ops, len(pairs), stats
 
 
@@ -140,20 +141,26 @@ DEFAULT_MAX_MEMORY_MB = 2048
 PARALLEL_MIN_OPS = 20000
 
 
-def _search_part(model, ops, deadline, max_bytes, native):
+def _search_part(model, ops, deadline, max_bytes, native, cpu_slice_s=None):
     res = None
     if native is not False:
-        res = native_search(model, ops, deadline=deadline, max_bytes=max_bytes)
+        res = native_search(model, ops, deadline=deadline, max_bytes=max_bytes,
+                            cpu_slice_s=cpu_slice_s)
         if res is None and native is True:
             raise RuntimeError("the native linearizability core is not built "
                                "(no C compiler or Python headers at install time)")
     if res is None:
-        res = search(model, ops, deadline=deadline, max_bytes=max_bytes)
+        res = search(model, ops, deadline=deadline, max_bytes=max_bytes, cpu_slice_s=cpu_slice_s)
     return res
 
 
-def _search_part_star(args):
-    return _search_part(*args)
+def _search_part_sliced(args):
+    """One partition for at most ``slice_s`` seconds of CPU time, counted from when its search
+    starts (a job that waits for a free worker, or a machine busy with other work, must not
+    find its slice spent before it did anything); ``deadline`` (wall clock) still holds."""
+    model, ops, slice_s, deadline, max_bytes, native = args
+    return _search_part(model, ops, deadline, max_bytes, native,
+                        slice_s * max(1.0, len(ops) / SLICE_OPS))
 
 
 #: With several partitions, each first gets a small time slice, then the unfinished ones a
@@ -161,29 +168,40 @@ def _search_part_star(args):
 #: and an easy one should not wait behind a hard one (the redone work is at most a quarter).
 FIRST_SLICE_S = 0.05
 FIRST_SLICE_GROWTH = 5
+#: A partition of n ops gets n / SLICE_OPS slices at once when that is more: encoding it and
+#: building the entry list alone grow with n, and a big easy partition should finish in its first
+#: slice rather than be redone.
+SLICE_OPS = 1000
 
 
-def _run_round(model, parts, todo, deadline, max_bytes, native, workers, parallel):
+def _run_round(model, parts, todo, slice_s, deadline, max_bytes, native, workers, parallel):
+    """Give every partition in ``todo`` one slice; stop at the first invalid one."""
+    out = {}
     if not parallel:
-        out = {}
         for i in todo:
-            d = deadline() if callable(deadline) else deadline
-            out[i] = r = _search_part(model, parts[i], d, max_bytes, native)
+            out[i] = r = _search_part_sliced((model, parts[i], slice_s, deadline, max_bytes, native))
             if r.valid is False:
                 break
         return out
     share = None if not max_bytes else max_bytes / workers
-    d = deadline() if callable(deadline) else deadline
-    jobs = [(model, parts[i], d, share, native) for i in todo]
-    if native is not False and NATIVE_AVAILABLE and model.int_ops(parts[todo[0]][:1]) is not None:
+    if native is not False and runs_without_python(model, parts[todo[0]][:1]):
         from concurrent.futures import ThreadPoolExecutor as Pool
         kw = {}
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor as Pool
         kw = {"mp_context": multiprocessing.get_context("fork")}
+    from concurrent.futures import as_completed
     with Pool(max_workers=workers, **kw) as pool:
-        return dict(zip(todo, pool.map(_search_part_star, jobs)))
+        futures = {pool.submit(_search_part_sliced, (model, parts[i], slice_s, deadline, share,
+                                                     native)): i for i in todo}
+        for fut in as_completed(futures):
+            out[futures[fut]] = r = fut.result()
+            if r.valid is False:
+                for other in futures:
+                    other.cancel()  # the ones not started yet; running ones end by their slice
+                break
+    return out
 
 
 def _search_parts(model, parts, deadline, max_bytes, native, workers):
@@ -200,10 +218,8 @@ def _search_parts(model, parts, deadline, max_bytes, native, workers):
     todo = list(range(len(parts)))
     slice_s = FIRST_SLICE_S
     while todo:
-        def slice_deadline(slice_s=slice_s):
-            d = time.monotonic() + slice_s
-            return d if deadline is None else min(d, deadline)
-        got = _run_round(model, parts, todo, slice_deadline, max_bytes, native, workers, parallel)
+        got = _run_round(model, parts, todo, slice_s, deadline, max_bytes, native, workers,
+                         parallel)
         for i, r in got.items():
             results[i] = r
             if r.valid is False:
@@ -216,6 +232,20 @@ def _search_parts(model, parts, deadline, max_bytes, native, workers):
 
 
 _UNDECIDED = SearchResult(valid="unknown", cause="timeout")
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Python's cycle collector off while the checker allocates: it builds an object or more per
+    op and makes no reference cycles, and with a big history alive every collection rescans it
+    (for a 100,000-op history the collections cost more than the search). Restored after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def check_history(history: list[dict], model, timeout_s: float | None = None, *,
@@ -232,12 +262,13 @@ def check_history(history: list[dict], model, timeout_s: float | None = None, *,
     """
     if isinstance(model, str):
         model = make_model(model)
-    ops, n, _stats = prepare(model, history)
-    t0 = time.monotonic()
-    deadline = None if timeout_s is None else t0 + timeout_s
-    parts = partition_ops(model, ops) if partition else [ops]
-    max_bytes = None if not max_memory_mb else max_memory_mb * 1024 * 1024
-    results = _search_parts(model, parts, deadline, max_bytes, native, workers)
+    with _gc_paused():
+        ops, n, _stats = prepare(model, history)
+        t0 = time.monotonic()
+        deadline = None if timeout_s is None else t0 + timeout_s
+        parts = partition_ops(model, ops) if partition else [ops]
+        max_bytes = None if not max_memory_mb else max_memory_mb * 1024 * 1024
+        results = _search_parts(model, parts, deadline, max_bytes, native, workers)
     chosen = next((i for i, r in enumerate(results) if r.valid is False), None)
     if chosen is None:
         chosen = next((i for i, r in enumerate(results) if r.valid == "unknown"), 0)

@@ -36,8 +36,11 @@ UNKNOWN = _Unknown()
 
 def freeze(value):
     """A hashable version of a JSON value (lists -> tuples, dicts -> sorted item tuples)."""
+    t = type(value)
+    if t is str or t is int or value is None:  # the common leaves, decided without isinstance
+        return value
     if isinstance(value, list):
-        return tuple(freeze(v) for v in value)
+        return tuple([freeze(v) for v in value])
     if isinstance(value, dict):
         return tuple(sorted((k, freeze(v)) for k, v in value.items()))
     return value
@@ -88,6 +91,19 @@ class Model:
         ``None`` when this model has no integer encoding (then the pure-Python search runs)."""
         return None
 
+    def keyed_string_ops(self, ops):
+        """For the native core, a second encoding: the state is a map from a fixed set of keys to
+        strings, and every op reads, sets or appends to one key. Returns ``(keys, initial,
+        [(code, key index, string), ...])`` with codes :data:`C_KV_GET` (the key's value must be
+        the string), :data:`C_KV_PUT`, :data:`C_KV_APPEND` or :data:`C_READ_ANY` (string
+        ``None``), and ``initial`` the initial string of each key; or ``None``."""
+        return None
+
+    def keyed_string_state(self, keys, values):
+        """The model state for a keyed-string state of the native core (``values[i]`` is the
+        string of ``keys[i]``)."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -95,6 +111,8 @@ class Model:
 # Operation codes of the native core (_wgl.c): a read that must see ``a``, a read that
 # constrains nothing, a write of ``a``, a cas from ``a`` to ``b``.
 C_READ, C_READ_ANY, C_WRITE, C_CAS = 0, 1, 2, 3
+# Keyed-string ops (Model.keyed_string_ops): get must see the string, put, append.
+C_KV_GET, C_KV_PUT, C_KV_APPEND = 5, 6, 7
 
 
 def repr_value(v) -> str:
@@ -275,7 +293,8 @@ class KVModel(Model):
     """Porcupine's key-value store: ``get``, ``put`` and ``append`` on string values, a missing key
     reads as ``""``. Op values are ``[key, value]`` (as the porcupine-kv reader makes them); a
     get's observed value is on its completion. State: a sorted tuple of ``(key, value)`` pairs of
-    the keys written so far. Partitionable by key."""
+    the keys whose value is not ``""`` (one representation per state: a key set to ``""`` reads
+    like a missing one). Partitionable by key."""
 
     name = "kv"
     fs = frozenset({"get", "put", "append"})
@@ -285,7 +304,7 @@ class KVModel(Model):
             initial = {}
         if not isinstance(initial, dict):
             raise InputError(f"initial: kv needs a map of key -> value, got {initial!r}")
-        self.initial = tuple(sorted((k, freeze(v)) for k, v in initial.items()))
+        self.initial = tuple(sorted((k, freeze(v)) for k, v in initial.items() if v != ""))
 
     def init(self):
         return self.initial
@@ -307,10 +326,15 @@ class KVModel(Model):
             new = cur + arg
         else:
             return False, state
+        if new == cur:
+            return True, state
         if not state or (len(state) == 1 and state[0][0] == key):  # one key (a partition)
-            return True, ((key, new),)
+            return True, (((key, new),) if new != "" else ())
         d = dict(state)
-        d[key] = new
+        if new == "":
+            del d[key]
+        else:
+            d[key] = new
         return True, tuple(sorted(d.items()))
 
     def check_op(self, f, invoke_value, where: str) -> None:
@@ -327,6 +351,48 @@ class KVModel(Model):
 
     def describe_state(self, state) -> str:
         return "{" + ", ".join(f"{k} {repr_value(v)}" for k, v in state) + "}"
+
+    def keyed_string_ops(self, ops):
+        """The native encoding: one string per key the ops touch (a partition has one key, an
+        unpartitioned history all of them), so the C core never calls back into Python."""
+        init = dict(self.initial)
+        try:
+            keys = sorted({op.invoke_value[0] for op in ops})
+        except TypeError:  # keys of mixed types: no order; the cached callback handles them
+            return None
+        if not keys:
+            return None
+        if any(not isinstance(init.get(k, ""), str) for k in keys):
+            return None
+        index = {k: i for i, k in enumerate(keys)}
+        out = []
+        for op in ops:
+            key, arg = op.invoke_value
+            if op.f == "get":
+                ov = op.ok_value
+                if ov is UNKNOWN:
+                    out.append((C_READ_ANY, 0, None))
+                    continue
+                if not (isinstance(ov, tuple) and len(ov) == 2):
+                    return None
+                seen = "" if ov[1] is None else ov[1]
+                if not isinstance(seen, str):
+                    return None
+                out.append((C_KV_GET, index[key], seen))
+            elif op.f in ("put", "append") and isinstance(arg, str):
+                out.append((C_KV_PUT if op.f == "put" else C_KV_APPEND, index[key], arg))
+            else:
+                return None
+        return keys, [init.get(k, "") for k in keys], out
+
+    def keyed_string_state(self, keys, values):
+        # the representation step uses: keys whose value is not "", sorted
+        if len(keys) == 1 and not self.initial:  # a partition: kept cheap (failures report many)
+            v = values[0]
+            return ((keys[0], v),) if v != "" else ()
+        d = dict(self.initial)  # keys of other partitions keep their initial values
+        d.update(zip(keys, values))
+        return tuple(sorted((k, v) for k, v in d.items() if v != ""))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict(self.initial)!r})"
@@ -412,6 +478,18 @@ class MutexModel(Model):
         return "held" if state else "free"
 
 
+class _BaseView:
+    """What the base model of :class:`IndependentModel` sees of an op (its value without the
+    key): the fields ``prune`` and ``int_ops`` read, in a cheap object (big histories make one
+    per op)."""
+
+    __slots__ = ("id", "f", "invoke_value", "ok_value", "ret")
+
+    def __init__(self, id, f, invoke_value, ok_value, ret):  # noqa: A002 (Op's field name)
+        self.id, self.f, self.invoke_value, self.ok_value, self.ret = (
+            id, f, invoke_value, ok_value, ret)
+
+
 class IndependentModel(Model):
     """Jepsen's ``independent``: many registers, one per key, each op's value is ``[key, v]``
     (a read invokes ``[key, null]`` and completes ``[key, value]``). Ops on different keys are
@@ -454,9 +532,9 @@ class IndependentModel(Model):
         return {invoke_value[0]}
 
     def _unwrapped(self, ops):
-        import dataclasses
-        return [dataclasses.replace(op, invoke_value=op.invoke_value[1],
-                                    ok_value=self._unwrap(op.ok_value)) for op in ops]
+        unwrap = self._unwrap
+        return [_BaseView(op.id, op.f, op.invoke_value[1], unwrap(op.ok_value), op.ret)
+                for op in ops]
 
     def prune(self, ops):
         by_key: dict = {}

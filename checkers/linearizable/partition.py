@@ -6,7 +6,6 @@ of the whole history (positions are history indices) and gets op ids 0..k-1.
 
 from __future__ import annotations
 
-import dataclasses
 
 
 def partition_ops(model, ops):
@@ -19,6 +18,12 @@ def partition_ops(model, ops):
         if ks is None:
             return [ops]
         keysets.append(ks)
+    if all(len(ks) == 1 for ks in keysets):  # one key per op (kv, independent): group by it
+        groups: dict = {}
+        for op, ks in zip(ops, keysets):
+            for k in ks:
+                groups.setdefault(k, []).append(op)
+        return _renumbered(ops, groups)
     parent: dict = {}
 
     def find(k):
@@ -44,6 +49,10 @@ def partition_ops(model, ops):
     for op, ks in zip(ops, keysets):
         root = find(next(iter(ks))) if ks else None
         groups.setdefault(root, []).append(op)
+    return _renumbered(ops, groups)
+
+
+def _renumbered(ops, groups):
     if len(groups) == 1:
         return [ops]
-    return [[dataclasses.replace(op, id=i) for i, op in enumerate(g)] for g in groups.values()]
+    return [[op.evolve(id=i) for i, op in enumerate(g)] for g in groups.values()]

@@ -52,6 +52,15 @@ class Op:
     ret: int | None
     meta: dict = field(default_factory=dict)
 
+    def evolve(self, **changes) -> "Op":
+        """A copy with ``changes`` (``dataclasses.replace`` without its per-call cost: big
+        histories make hundreds of thousands of these)."""
+        new = object.__new__(Op)
+        d = self.__dict__.copy()
+        d.update(changes)
+        new.__dict__ = d
+        return new
+
 
 @dataclass
 class SearchResult:
@@ -102,14 +111,17 @@ def rss_bytes() -> int:
 
 
 def search(model, ops: list[Op], timeout_s: float | None = None, deadline: float | None = None,
-           max_bytes: float | None = None) -> SearchResult:
+           max_bytes: float | None = None, cpu_slice_s: float | None = None) -> SearchResult:
     """Decide whether ``ops`` (ids 0..n-1) are linearizable with respect to ``model``.
 
     ``deadline`` (time.monotonic) or ``timeout_s`` end the search with ``unknown``/"timeout";
     ``max_bytes`` ends it with ``unknown``/"memory" once the process grew by that much (resident
-    memory, looked at with the clock)."""
+    memory, looked at with the clock). ``cpu_slice_s``: also stop with "timeout" once this thread
+    spent that much CPU time here (the checker's time slices: on a busy machine wall-clock slices
+    would end before any work is done)."""
     if deadline is None and timeout_s is not None:
         deadline = time.monotonic() + timeout_s
+    cpu_end = None if not cpu_slice_s else time.thread_time() + cpu_slice_s
     rss_limit = None if not max_bytes else rss_bytes() + max_bytes
     n = len(ops)
     for i, op in enumerate(ops):
@@ -170,7 +182,8 @@ def search(model, ops: list[Op], timeout_s: float | None = None, deadline: float
     while remaining:
         iterations += 1
         if not iterations & (CLOCK_EVERY - 1):
-            if deadline is not None and time.monotonic() > deadline:
+            if (deadline is not None and time.monotonic() > deadline) or (
+                    cpu_end is not None and time.thread_time() > cpu_end):
                 res.valid = "unknown"
                 res.cause = "timeout"
                 break

@@ -28,6 +28,16 @@ class AgentRemote(Remote):
     agent: str
     python: str = "python3"
 
+    @property
+    def daemon_env(self) -> dict[str, str]:
+        """Extra environment for every daemon started from now on (as the local backend's
+        ``daemon_env``): how a nemesis that must be in place before the target starts reaches
+        its daemons, e.g. the clock nemesis's libfaketime ``LD_PRELOAD`` (nemesis/clock.py)."""
+        env = self.__dict__.get("_daemon_env")
+        if env is None:
+            env = self.__dict__["_daemon_env"] = {}
+        return env
+
     def _exec(self, argv: list[str], input: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
         """Run ``argv`` (a list, never a shell string) on the node; (exit code, stdout, stderr).
         Raise :class:`socket.timeout` when nothing came back ``timeout`` + a grace period later."""
@@ -86,7 +96,7 @@ class AgentRemote(Remote):
         opts: list[str] = []
         if cwd:
             opts += ["--cwd", self._path(cwd)]
-        for k, v in (env or {}).items():
+        for k, v in {**self.daemon_env, **(env or {})}.items():
             if not str(k) or "=" in str(k) or "\0" in str(k):
                 raise ValueError(f"environment variable name {k!r}")
             opts += ["--env", f"{k}={v}"]
@@ -116,6 +126,11 @@ class AgentRemote(Remote):
     def stop_all_daemons(self, timeout: float = 5) -> list[str]:
         """Stop every daemon with a pid file; their names."""
         return self._agent("stop-all", self.node_dir, f"{timeout:g}", timeout=timeout + 60).stdout.split()
+
+    def daemon_names(self) -> list[str]:
+        """Names of the daemons that have a pid file on this node."""
+        res = self.run(["ls", "-1", posixpath.join(self.node_dir, "pids")], check=False, timeout=30)
+        return sorted(f[:-4] for f in res.stdout.split() if f.endswith(".pid"))
 
     def log_path(self, name: str) -> str:
         check_daemon_name(name)

@@ -191,11 +191,30 @@ class DockerRemote(AgentRemote):
             raise RemoteCommandError(self.node.name, ["download", src, local], None,
                                      reason=_one_line(e)) from None
 
+    def splitbrain_runtime(self) -> tuple[list[str], dict[str, str]]:
+        """splitbrain's code runs with the image's ``python3``; ``/opt/splitbrain`` is on its
+        ``PYTHONPATH`` (see :mod:`harness.control.splitbrain_runtime`)."""
+        return ["python3"], {}
+
     # -- docker extras
 
-    def pause_node(self) -> None:
-        """Freeze every process of the node (``docker pause``)."""
-        self.api.pause(self.container)
+    def pause_node(self, attempts: int = 5) -> None:
+        """Freeze every process of the node (``docker pause``).
+
+        runc's cgroup-v1 freezer gives up with "unable to freeze" when the cgroup does not settle
+        in time (seen here on a loaded machine: moby/moby#48205); it thaws the node again before
+        failing, so the pause is simply retried a few times."""
+        import docker
+
+        for attempt in range(1, attempts + 1):
+            try:
+                self.api.pause(self.container)
+                return
+            except docker.errors.APIError as e:
+                if "unable to freeze" not in str(e) or attempt == attempts:
+                    raise
+                log.debug("docker pause %s: %s; retrying", self.container, _one_line(e))
+                time.sleep(0.2 * attempt)
 
     def resume_node(self) -> None:
         """Undo :meth:`pause_node` (``docker unpause``); no-op when not paused."""
@@ -292,13 +311,18 @@ class DockerCluster(Cluster):
 
     def download_logs(self, dest_dir: str) -> None:
         errors = []
-        for name, r in self._remotes.items():
+
+        def fetch(item) -> None:
+            name, r = item
             dst = os.path.join(dest_dir, name)
             os.makedirs(dst, exist_ok=True)
             try:
                 r.download("logs", dst)
             except Exception as e:  # noqa: BLE001 - fetch the others
                 errors.append(f"{name}: {e}")
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(fetch, self._remotes.items()))
         if errors:
             raise EnvironmentProblem("docker backend: downloading logs: " + "; ".join(errors))
 

@@ -46,8 +46,10 @@ LABEL_INPUTS = "splitbrain.inputs"
 SUITE = "bookworm"
 VARIANT = "minbase"
 #: What a node needs: python3 for the node agent and splitbrain's own stores, iproute2/iptables for
-#: network faults, procps for ps/kill, openssh-server so a container can also be an ssh-backend host.
-BASE_PACKAGES = ("python3", "python3-yaml", "iproute2", "iptables", "procps", "openssh-server")
+#: network faults, procps for ps/kill, openssh-server so a container can also be an ssh-backend host,
+#: libfaketime for the clock nemesis (nemesis/clock.py preloads it into the target's daemons).
+BASE_PACKAGES = ("python3", "python3-yaml", "iproute2", "iptables", "procps", "openssh-server",
+                 "libfaketime")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 #: Top-level packages of splitbrain copied into the node image (those present are copied).

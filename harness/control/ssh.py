@@ -174,6 +174,8 @@ class SSHRemote(AgentRemote):
         self.agent = posixpath.join(node_dir, "node_agent.py")
         self._client = None
         self._lock = threading.Lock()
+        self._runtime_lock = threading.Lock()
+        self._runtime: tuple[list[str], dict[str, str]] | None = None
 
     def __repr__(self) -> str:
         return f"SSHRemote({self.node.name}, {self.settings.user}@{self.host}:{self.port})"
@@ -307,6 +309,30 @@ class SSHRemote(AgentRemote):
         finally:
             chan.close()
         return code, bytes(out), bytes(err)
+
+    def splitbrain_runtime(self) -> tuple[list[str], dict[str, str]]:
+        """``(["python3"], {"PYTHONPATH": ...})``: on first use, splitbrain's source is copied by
+        SFTP into ``<node_dir>/splitbrain-src`` and unpacked there by the host's python3 (see
+        :mod:`harness.control.splitbrain_runtime`); it goes away with the run's directory."""
+        from harness.control.splitbrain_runtime import SOURCE_DIR, source_archive
+
+        with self._runtime_lock:
+            if self._runtime is None:
+                src = posixpath.join(self.node_dir, SOURCE_DIR)
+                tarpath = src + ".tar"
+                import tempfile
+
+                with tempfile.NamedTemporaryFile(prefix="splitbrain-src-", suffix=".tar") as tmp:
+                    tmp.write(source_archive())
+                    tmp.flush()
+                    self.upload(tmp.name, tarpath)
+                self.run(["python3", "-c", "import sys, tarfile; t = tarfile.open(sys.argv[1]); "
+                          "t.extractall(sys.argv[2], **({'filter': 'data'} "
+                          "if hasattr(tarfile, 'data_filter') else {}))", tarpath, src],
+                         timeout=120)
+                self.run(["rm", "-f", tarpath])
+                self._runtime = (["python3"], {"PYTHONPATH": src})
+            return self._runtime
 
     # -- files
 

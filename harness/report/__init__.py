@@ -40,10 +40,12 @@ def write_run_reports(run_path, history: list[dict], title: str = "") -> list[Pa
     return written
 
 
-def finish_run(spec, run, results: dict, duration_s: float | None = None) -> str | None:
-    """After a run is checked: write its plots and timeline, its JUnit file when ``spec.junit``
-    asks for one (also copied to ``junit.xml`` in the run), and return the summary table to
-    print. Never raises: a report that fails is logged; None means "no summary"."""
+def finish_run(spec, run, results: dict, duration_s: float | None = None,
+               plots: bool = True) -> str | None:
+    """After a run is checked: write its plots and timeline (unless ``plots`` is False: an
+    interrupted run exits without drawing them; ``splitbrain analyze`` does), its JUnit file when
+    ``spec.junit`` asks for one (also copied to ``junit.xml`` in the run), and return the summary
+    table to print. Never raises: a report that fails is logged; None means "no summary"."""
     from harness.history.jsonl import read_jsonl
     from harness.report.summary import format_summary
 
@@ -53,7 +55,11 @@ def finish_run(spec, run, results: dict, duration_s: float | None = None) -> str
     except Exception as e:  # noqa: BLE001 - the history was already checked; only reports suffer
         log.warning("reports skipped: cannot read the history: %s", e)
         return None
-    write_run_reports(run.path, history, title=title)
+    if plots:
+        write_run_reports(run.path, history, title=title)
+    else:
+        log.info("plots and timeline skipped (interrupted); 'splitbrain analyze %s' draws them",
+                 run.path)
     if getattr(spec, "junit", None):
         from harness.report.junit import junit_xml
 

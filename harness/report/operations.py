@@ -112,12 +112,14 @@ def nemesis_periods(history: list[dict]) -> list[NemesisPeriod]:
     periods: list[NemesisPeriod] = []
     active: dict[str, list] = {}   # name -> [start, detail]
     last = 0
+    just_closed = None   # the stop op f that closed periods[-1], while its completion may follow
     for op in history:
         last = max(last, _time(op, last))
         if op.get("process") != NEMESIS:
             continue
         f = str(op.get("f", ""))
         t = _time(op, last)
+        closer, just_closed = just_closed, None
         if f.startswith("start-"):
             name = f[len("start-"):]
             if name in active:
@@ -131,8 +133,10 @@ def nemesis_periods(history: list[dict]) -> list[NemesisPeriod]:
             if name in active:
                 start, detail = active.pop(name)
                 periods.append(NemesisPeriod(name, start, t, detail))
-            # else: the stop's second half (or a heal with nothing active): extend nothing.
-            elif periods and periods[-1].name == name and periods[-1].end <= t:
+                just_closed = f
+            # else: the stop's second half extends the period its first half closed; a later
+            # stop with nothing active (e.g. the final heal of a fault already stopped) does not.
+            elif closer == f and periods and periods[-1].name == name and periods[-1].end <= t:
                 p = periods[-1]
                 periods[-1] = NemesisPeriod(p.name, p.start, t, p.detail)
         else:

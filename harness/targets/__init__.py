@@ -37,9 +37,24 @@ def _raft(options: dict | None) -> Target:
     return Target("raft", RaftDB(o), RaftClientFactory(o))
 
 
+def _paxos(options: dict | None) -> Target:
+    from harness.targets.paxos import PaxosClientFactory, PaxosDB, normalize_options
+
+    o = normalize_options(options)
+    return Target("paxos", PaxosDB(o), PaxosClientFactory(o))
+
+
+def _commands(options: dict | None) -> Target:
+    from harness.targets.commands import make_commands_target
+
+    return make_commands_target(options)
+
+
 #: name -> builder ``(options) -> Target``. Target modules are imported on first use.
 TARGETS: dict[str, Callable[[dict | None], Target]] = {
+    "commands": _commands,
     "etcd": _etcd,
+    "paxos": _paxos,
     "raft": _raft,
 }
 

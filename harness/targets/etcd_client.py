@@ -167,6 +167,8 @@ class EtcdClient:
         op_timeout_s: float = 4.0,
         connect_timeout_s: float | None = None,
         node_name: str | None = None,
+        workload: str | None = None,
+        workload_options: dict | None = None,
     ):
         self.host = host
         self.port = int(port)
@@ -177,10 +179,18 @@ class EtcdClient:
                                        else min(self.op_timeout_s, 2.0))
         self.node_name = node_name or host
         self._conn: http.client.HTTPConnection | None = None
+        #: Ops of workloads other than the register (harness.targets.etcd_workloads).
+        self.workload_ops = None
+        if workload not in (None, "register"):
+            from harness.targets.etcd_workloads import EtcdWorkloadOps
+            self.workload_ops = EtcdWorkloadOps(self, workload, workload_options)
 
     # -- client protocol ---------------------------------------------------------------
     def setup(self) -> None:
-        """Nothing to prepare: the register key starts absent (initial value ``None``)."""
+        """The register key starts absent (initial value ``None``); other workloads may prepare
+        keys (the bank's initial balances)."""
+        if self.workload_ops is not None:
+            self.workload_ops.setup()
 
     def teardown(self) -> None:
         pass
@@ -196,6 +206,12 @@ class EtcdClient:
 
     def invoke(self, op: dict) -> dict:
         """Run one op; return its completion (a new dict: ``type``, ``value``, maybe ``error``)."""
+        if self.workload_ops is not None:
+            return self.workload_ops.invoke(op)
+        return self._register_invoke(op)
+
+    def _register_invoke(self, op: dict) -> dict:
+        """One register op (read/write/cas on ``op["key"]`` or the client's key)."""
         f = op.get("f")
         key = op.get("key", self.key)
         value = op.get("value")
@@ -359,6 +375,20 @@ class EtcdClientFactory:
     def __init__(self, options: dict | None = None):
         from harness.targets.etcd import normalize_options
         self.options = normalize_options(options)
+        self.workload: str | None = None
+        self.workload_options: dict = {}
+
+    def use_workload(self, workload) -> None:
+        """Speak ``workload``'s ops (an object with ``name`` and ``options``); the runner calls
+        this before the run. InputError when etcd cannot express it."""
+        from harness.errors import InputError
+        from harness.targets.etcd_workloads import SUPPORTED
+
+        if workload.name not in SUPPORTED:
+            raise InputError(f"etcd: workload {workload.name!r} is not supported "
+                             f"(supported: {', '.join(SUPPORTED)})")
+        self.workload = workload.name
+        self.workload_options = dict(getattr(workload, "options", {}) or {})
 
     def open(self, node) -> EtcdClient:
         host = node if isinstance(node, str) else node.ip
@@ -366,4 +396,5 @@ class EtcdClientFactory:
         o = self.options
         return EtcdClient(host, o["client_port"], key=o["key"], serializable=o["serializable"],
                           op_timeout_s=o["op_timeout_s"], connect_timeout_s=o["connect_timeout_s"],
-                          node_name=name)
+                          node_name=name, workload=self.workload,
+                          workload_options=self.workload_options)

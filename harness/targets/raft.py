@@ -1,20 +1,27 @@
 """raft target: deploy the reference Raft store (``splitbrain node raft``) and talk to it.
 
 ``RaftDB(options)`` is the DB half (setup, teardown, kill/start, pause/resume, primaries,
-log_files); ``RaftClientFactory(options)`` opens register clients on the HTTP API. Options
+log_files); ``RaftClientFactory(options)`` opens clients on the HTTP API: register clients,
+or, after ``use_workload(w)``, clients of any workload in
+:data:`harness.targets.raft_workloads.SUPPORTED` (how each maps to the API is documented there). Options
 (:data:`DEFAULTS`; unknown keys and ill-typed values raise InputError): ports, timeouts, the
 planted ``bug`` (see :mod:`reference_impl.bugs`).
 
 Each node runs ``<python> -m harness.cli node raft --id n1 --listen IP:PEER --http IP:CLIENT
 --peers n1=IP:PEER,... --data <node_dir>/data/raft`` through ``remote.start_daemon("raft", ...)``
-with the controller's own interpreter (``sys.executable``): the local backend's nodes are
-namespaces on this host, which see the same Python and the same installed splitbrain.
+with the interpreter the backend names for splitbrain's own code
+(:func:`harness.control.splitbrain_runtime.splitbrain_command`): the controller's own
+``sys.executable`` on the local backend (namespaces of this host see the same installed
+splitbrain), the image's ``python3`` on docker, and ``python3`` with a copy of the source on ssh
+hosts. Option ``python`` overrides it.
 
 Register ops on one key (option ``key``, default ``"r"``; an op may carry its own ``"key"``):
 ``read`` -> ``GET /kv/<key>``, ``write`` -> ``PUT /kv/<key>``, ``cas [a, b]`` ->
 ``POST /kv/<key>/cas``. A node that is not the leader answers 409 with the leader's client
-address; the client then asks the leader once (a 409 is a definite "not done", so retrying is
-safe).
+address; the client then asks that leader (a 409 is a definite "not done", so retrying is
+safe), and retries definite "not done" answers after a short pause while the op has time left
+(``RaftClient._call``): during an election the op waits for the new leader instead of failing
+at once.
 
 How an answer becomes ``ok``/``fail``/``info``:
 - ``ok`` only for a 200 answer whose body parsed (a cas with ``"ok": false`` is ``fail``);
@@ -31,11 +38,11 @@ import json
 import select
 import signal
 import socket
-import sys
 import time
 from typing import Any
 from urllib.parse import quote
 
+from harness.control.splitbrain_runtime import splitbrain_command
 from harness.errors import EnvironmentProblem, InputError
 
 __all__ = ["DEFAULTS", "RaftDB", "RaftClient", "RaftClientFactory", "normalize_options"]
@@ -51,8 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "election_timeout_ms": 500,
     "heartbeat_ms": 50,
     "snapshot_every": 10000,
+    "pre_vote": True,             # False: the paper's elections, without pre-vote (thesis 9.6)
     "start_timeout_s": 30.0,
-    "python": None,               # interpreter on the nodes (default: sys.executable)
+    "python": None,               # interpreter on the nodes (default: the backend's, see above)
     "bug": None,
 }
 
@@ -82,6 +90,8 @@ def normalize_options(options: dict | None) -> dict:
             raise InputError(f"raft: option {name}: expected a number > 0, got {v!r}")
     if o["heartbeat_ms"] * 2 >= o["election_timeout_ms"]:
         raise InputError("raft: option heartbeat_ms must be less than half of election_timeout_ms")
+    if not isinstance(o["pre_vote"], bool):
+        raise InputError(f"raft: option pre_vote: expected true or false, got {o['pre_vote']!r}")
     if not isinstance(o["key"], str) or not o["key"]:
         raise InputError(f"raft: option key: expected a non-empty string, got {o['key']!r}")
     try:
@@ -93,6 +103,24 @@ def normalize_options(options: dict | None) -> dict:
 
 def _name(node) -> str:
     return node if isinstance(node, str) else node.name
+
+
+def _each_node(cluster, fn, raise_first: bool = True) -> list[str]:
+    """``fn(node)`` for every node, in parallel. Every node is tried; with ``raise_first`` the
+    first error (in node order) is raised, else ``["n1: error", ...]`` is returned."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    nodes = list(cluster.nodes)
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(nodes)))) as pool:
+        futures = [(n, pool.submit(fn, n)) for n in nodes]
+    errors = []
+    for n, fut in futures:
+        exc = fut.exception()
+        if exc is not None:
+            if raise_first:
+                raise exc
+            errors.append(f"{n.name}: {exc}")
+    return errors
 
 
 def _node(cluster, node):
@@ -118,29 +146,38 @@ class RaftDB:
         o = self.options
         remote = cluster.remote(node.name)
         peers = ",".join(f"{n.name}={n.ip}:{o['peer_port']}" for n in cluster.nodes)
-        argv = [o["python"] or sys.executable, "-m", "harness.cli", "node", "raft",
+        python, _env = splitbrain_command(remote, o["python"])
+        argv = [*python, "-m", "harness.cli", "node", "raft",
                 "--id", node.name, "--listen", f"{node.ip}:{o['peer_port']}",
                 "--http", f"{node.ip}:{o['client_port']}", "--peers", peers,
                 "--data", self.data_dir(remote),
                 "--election-timeout", str(o["election_timeout_ms"]),
                 "--heartbeat", str(o["heartbeat_ms"]),
                 "--snapshot-every", str(o["snapshot_every"])]
+        if not o["pre_vote"]:
+            argv += ["--no-pre-vote"]
         if o["bug"]:
             argv += ["--bug", o["bug"]]
         return argv
 
+    def _start(self, cluster, node) -> None:
+        remote = cluster.remote(node.name)
+        _python, env = splitbrain_command(remote, self.options["python"])
+        remote.start_daemon(DAEMON, self.argv(cluster, node), env=env or None)
+
     # -- lifecycle ------------------------------------------------------------------------
     def setup(self, cluster) -> None:
-        """Wipe each node's data dir, start every node, wait for a leader all nodes know."""
-        for node in cluster.nodes:
+        """Wipe each node's data dir, start every node, wait for a leader all nodes know.
+
+        Nodes are prepared in parallel: on docker and ssh every command is a round trip."""
+        def prepare(node) -> None:
             remote = cluster.remote(node.name)
             if remote.daemon_pid(DAEMON) is not None:
                 remote.stop_daemon(DAEMON)
-            d = self.data_dir(remote)
-            remote.run(["rm", "-rf", d])
-            remote.run(["mkdir", "-p", d])
-        for node in cluster.nodes:
-            cluster.remote(node.name).start_daemon(DAEMON, self.argv(cluster, node))
+            remote.run(["sh", "-c", 'rm -rf -- "$1" && mkdir -p -- "$1"', "sh", self.data_dir(remote)])
+            self._start(cluster, node)
+
+        _each_node(cluster, prepare)
         self.wait_ready(cluster)
 
     def wait_ready(self, cluster, timeout_s: float | None = None) -> None:
@@ -150,14 +187,17 @@ class RaftDB:
         while True:
             statuses = {}
             for node in cluster.nodes:
+                try:
+                    statuses[node.name] = self.client_for(node).status()
+                    continue
+                except (OSError, ValueError, http.client.HTTPException) as e:
+                    last[node.name] = f"{type(e).__name__}: {e}"
+                # Not answering: did it exit? (Asked only then: on docker and ssh each check
+                # is a round trip through the node agent.)
                 remote = cluster.remote(node.name)
                 if remote.daemon_pid(DAEMON) is None:
                     raise EnvironmentProblem(f"raft on {node.name} exited during startup; "
                                              f"log tail: {self._log_tail(remote)}")
-                try:
-                    statuses[node.name] = self.client_for(node).status()
-                except (OSError, ValueError, http.client.HTTPException) as e:
-                    last[node.name] = f"{type(e).__name__}: {e}"
             leaders = {s.get("leader") for s in statuses.values()}
             if len(statuses) == len(cluster.nodes) and len(leaders) == 1 and None not in leaders:
                 lead = statuses.get(next(iter(leaders)), {})
@@ -171,15 +211,13 @@ class RaftDB:
 
     def teardown(self, cluster) -> None:
         """Stop every node (a paused one is resumed first so it can exit). Keeps data."""
-        errors = []
-        for node in cluster.nodes:
-            try:
-                remote = cluster.remote(node.name)
-                if remote.daemon_pid(DAEMON) is not None:
-                    remote.signal_daemon(DAEMON, signal.SIGCONT)
-                    remote.stop_daemon(DAEMON)
-            except Exception as exc:  # noqa: BLE001 - stop the others, then report
-                errors.append(f"{node.name}: {exc}")
+        def stop(node) -> None:
+            remote = cluster.remote(node.name)
+            if remote.daemon_pid(DAEMON) is not None:
+                remote.signal_daemon(DAEMON, signal.SIGCONT)
+                remote.stop_daemon(DAEMON)
+
+        errors = _each_node(cluster, stop, raise_first=False)
         if errors:
             raise EnvironmentProblem("raft teardown: " + "; ".join(errors))
 
@@ -200,7 +238,7 @@ class RaftDB:
         n = _node(cluster, node)
         remote = cluster.remote(n.name)
         if remote.daemon_pid(DAEMON) is None:
-            remote.start_daemon(DAEMON, self.argv(cluster, n))
+            self._start(cluster, n)
 
     def pause(self, cluster, node) -> None:
         cluster.remote(_name(node)).signal_daemon(DAEMON, signal.SIGSTOP)
@@ -245,20 +283,45 @@ class _NotSent(Exception):
     pass
 
 
+#: Leader hints followed in a row before pausing (two stale hints can point at each other).
+MAX_HOPS = 3
+#: First pause before retrying a definite "not done" answer; doubles up to the maximum.
+RETRY_PAUSE_S = 0.05
+MAX_RETRY_PAUSE_S = 0.4
+#: A retry is only started while this much of the op's time is left.
+MIN_ATTEMPT_S = 1.0
+
+
+def _address(text) -> tuple[str, int] | None:
+    """``"ip:port"`` as ``(ip, port)``; None when absent or malformed."""
+    host, _, port = str(text or "").rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
+
+
 class RaftClient:
-    """A register client bound to one node's HTTP API, following 409 leader hints once."""
+    """A register client bound to one node's HTTP API, following 409 leader hints and retrying
+    definite "not done" answers within the op's time (:meth:`_call`)."""
 
     def __init__(self, host: str, port: int, *, key: str = "r", op_timeout_s: float = 4.0,
-                 connect_timeout_s: float = 1.0, node_name: str | None = None):
+                 connect_timeout_s: float = 1.0, node_name: str | None = None,
+                 workload: str | None = None, workload_options: dict | None = None):
         self.host, self.port = host, int(port)
         self.key = key
         self.op_timeout_s = float(op_timeout_s)
         self.connect_timeout_s = float(connect_timeout_s)
         self.node_name = node_name or host
         self._conns: dict[tuple[str, int], http.client.HTTPConnection] = {}
+        #: Ops of workloads other than the register (harness.targets.raft_workloads).
+        self.workload_ops = None
+        if workload not in (None, "register"):
+            from harness.targets.raft_workloads import RaftWorkloadOps
+            self.workload_ops = RaftWorkloadOps(self, workload, workload_options)
 
     def setup(self) -> None:
-        """Nothing to prepare: the register starts absent (``None``)."""
+        """The register starts absent (``None``); other workloads may prepare keys (the bank's
+        initial balances)."""
+        if self.workload_ops is not None:
+            self.workload_ops.setup()
 
     def teardown(self) -> None:
         pass
@@ -318,30 +381,54 @@ class RaftClient:
             raise ValueError("answer is not a JSON object")
         return resp.status, doc
 
-    def _call(self, method: str, path: str, body: Any) -> tuple[str, int | None, dict | str]:
-        """``("answer", status, doc)`` or ``("notsent", None, why)`` or ``("doubt", None, why)``."""
-        deadline = time.monotonic() + self.op_timeout_s
-        addr = (self.host, self.port)
-        for _attempt in range(2):
+    def _call(self, method: str, path: str, body: Any,
+              deadline: float | None = None) -> tuple[str, int | None, dict | str]:
+        """``("answer", status, doc)`` or ``("notsent", None, why)`` or ``("doubt", None, why)``.
+        ``deadline`` (monotonic seconds; default now + ``op_timeout_s``) bounds the exchange.
+
+        Retries while every attempt so far *certainly* did not take effect: a 409 is followed to
+        the leader it names (at most :data:`MAX_HOPS` hops in a row), and a 409 naming no leader,
+        a 503 ``"outcome": "failed"`` or a refused connection is retried on the bound node after
+        a short pause (an election is usually over within one timeout). Retrying is then the
+        same as a new request sent later within the op's window, so it changes no verdict; it
+        only turns the fast stream of "not the leader" failures during an election into ops
+        that succeed or that fail once, after waiting. A retry is only started while at least
+        :data:`MIN_ATTEMPT_S` is left; then the last definite answer is returned. Any doubt
+        (timeout, dropped connection, 5xx ``unknown``) returns at once."""
+        if deadline is None:
+            deadline = time.monotonic() + self.op_timeout_s
+        home = (self.host, self.port)
+        addr, hops, pause = home, 0, RETRY_PAUSE_S
+        while True:
             try:
                 status, doc = self._request(addr, method, path, body, deadline)
             except _NotSent as e:
-                return "notsent", None, str(e)
+                last: tuple[str, int | None, dict | str] = ("notsent", None, str(e))
             except (OSError, http.client.HTTPException, ValueError) as e:
                 what = "timeout" if isinstance(e, (socket.timeout, TimeoutError)) else \
                     f"{type(e).__name__}: {e}"
                 return "doubt", None, what
-            if status == 409 and doc.get("leader_http") and _attempt == 0:
-                host, _, port = str(doc["leader_http"]).rpartition(":")
-                if port.isdigit() and (host, int(port)) != addr:
-                    addr = (host, int(port))
-                    continue
-            return "answer", status, doc
-        return "answer", status, doc
+            else:
+                last = ("answer", status, doc)
+                if status == 409:
+                    hint = _address(doc.get("leader_http"))
+                    if hint is not None and hint != addr and hops < MAX_HOPS:
+                        addr, hops = hint, hops + 1
+                        continue
+                elif not (status == 503 and doc.get("outcome") == "failed"):
+                    return last
+            # Definitely not done: pause, then ask the bound node again while time is left.
+            if time.monotonic() + pause + MIN_ATTEMPT_S > deadline:
+                return last
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_RETRY_PAUSE_S)
+            addr, hops = home, 0
 
     # -- client protocol ----------------------------------------------------------------
     def invoke(self, op: dict) -> dict:
-        """Run one register op; return its completion (a new dict)."""
+        """Run one op; return its completion (a new dict)."""
+        if self.workload_ops is not None:
+            return self.workload_ops.invoke(op)
         f = op.get("f")
         key = str(op.get("key", self.key))
         value = op.get("value")
@@ -400,10 +487,24 @@ class RaftClientFactory:
 
     def __init__(self, options: dict | None = None):
         self.options = normalize_options(options)
+        self.workload: str | None = None
+        self.workload_options: dict = {}
+
+    def use_workload(self, workload) -> None:
+        """Speak ``workload``'s ops (a workload object with ``name`` and ``options``); the
+        runner calls this before the run. InputError when the store cannot express it."""
+        from harness.targets.raft_workloads import SUPPORTED
+
+        if workload.name not in SUPPORTED:
+            raise InputError(f"raft: workload {workload.name!r} is not supported "
+                             f"(supported: {', '.join(SUPPORTED)})")
+        self.workload = workload.name
+        self.workload_options = dict(getattr(workload, "options", {}) or {})
 
     def open(self, node) -> RaftClient:
         host = node if isinstance(node, str) else node.ip
         name = node if isinstance(node, str) else getattr(node, "name", host)
         o = self.options
         return RaftClient(host, o["client_port"], key=o["key"], op_timeout_s=o["op_timeout_s"],
-                          connect_timeout_s=o["connect_timeout_s"], node_name=name)
+                          connect_timeout_s=o["connect_timeout_s"], node_name=name,
+                          workload=self.workload, workload_options=self.workload_options)

@@ -127,6 +127,7 @@ class RaftServer:
         self.core: RaftCore | None = None
         self.wake: asyncio.Event | None = None
         self.last_role = None
+        self.last_leader: str | None = None   # for leader hints while no leader is known
         self.stats = {"readies": 0, "fsyncs": 0, "applied": 0}
 
     # ------------------------------------------------------------------ startup
@@ -169,13 +170,19 @@ class RaftServer:
                 if n > MAX_FRAME:
                     return
                 msg = json.loads(await reader.readexactly(n))
-                if msg.get("to") != self.id:
+                # Anyone can reach the peer port: drop what is not a message from a peer.
+                if not isinstance(msg, dict) or msg.get("to") != self.id \
+                        or msg.get("from") not in self.peers:
                     continue
-                if msg.get("http"):
+                if isinstance(msg.get("http"), str):
                     self.peer_http[msg["from"]] = msg["http"]
-                self.core.receive(now_ms(), msg)
+                try:
+                    self.core.receive(now_ms(), msg)
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+                    log.warning("%s: bad message from %s: %s", self.id, msg.get("from"), e)
                 self.wake.set()
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError, OSError):
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError, OSError,
+                RecursionError):
             pass
         finally:
             writer.close()
@@ -236,6 +243,8 @@ class RaftServer:
                     else:
                         keep.append((index, fut))
                 self.apply_waiters = keep
+            if core.leader is not None and core.leader != self.id:
+                self.last_leader = core.leader
             if core.role != self.last_role:
                 log.info("%s: %s in term %d (leader %s, commit %d)", self.id, core.role,
                          core.term, core.leader, core.commit)
@@ -253,10 +262,15 @@ class RaftServer:
 
     # ------------------------------------------------------------------ client API
     def _not_leader(self) -> tuple[int, dict]:
+        """409 naming the leader. While no leader is known (an election is going on, or this
+        node is cut off), ``leader`` is null and ``leader_http`` names the last leader this node
+        heard of: often still the leader, and a wrong hint costs the client one more 409."""
         leader = self.core.leader if self.core.leader != self.id else None
-        hint = self.peer_http.get(leader)
-        if hint is None and leader in self.peers:
-            h, p = self.peers[leader]
+        if leader is not None:
+            self.last_leader = leader
+        hint = self.peer_http.get(leader or self.last_leader)
+        if hint is None and (leader or self.last_leader) in self.peers:
+            h, p = self.peers[leader or self.last_leader]
             hint = f"{h}:{p + self.http_offset}"
         return 409, {"error": "not the leader", "leader": leader, "leader_http": hint,
                      "outcome": "failed"}
@@ -318,6 +332,15 @@ class RaftServer:
         why = validate_txn_ops(ops)
         if why:
             return 400, {"error": why, "outcome": "failed"}
+        if self.bug == "stale-read":
+            # The bug, for transactions too: the txn's reads come from this node's local state
+            # now; only its other micro-ops go through the log.
+            local = [[f, k, self.sm.get(k)[1]] if f == "r" else [f, k, v] for f, k, v in ops]
+            rest = [op for op in ops if op[0] != "r"]
+            if not rest:
+                return 200, {"ops": local}
+            status, doc = await self._commit({"op": "txn", "ops": rest})
+            return status, (dict(doc, ops=local) if status == 200 and "ops" in doc else doc)
         return await self._commit({"op": "txn", "ops": ops})
 
     def status(self) -> dict:
@@ -347,7 +370,7 @@ async def serve(server: RaftServer) -> None:
 
 
 def main(settings: dict, *, election_timeout_ms: float = 500.0, heartbeat_ms: float = 50.0,
-         snapshot_every: int = 10000) -> int:
+         snapshot_every: int = 10000, pre_vote: bool = True) -> int:
     """Run a node from :func:`reference_impl.node_args.resolve` settings until SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     peers = dict(settings["peers"])
@@ -355,6 +378,6 @@ def main(settings: dict, *, election_timeout_ms: float = 500.0, heartbeat_ms: fl
     server = RaftServer(settings["id"], peers, settings["http"], settings["data"],
                         bug=settings["bug"], snapshot_every=snapshot_every,
                         config=Config(election_timeout=election_timeout_ms,
-                                      heartbeat_interval=heartbeat_ms))
+                                      heartbeat_interval=heartbeat_ms, pre_vote=pre_vote))
     asyncio.run(serve(server))
     return 0

@@ -6,7 +6,9 @@ Files in the node's data directory:
   file, fsync it, rename it over, fsync the directory).
 - ``log``: append-only records ``<u32 length><u32 crc32><JSON [index, term, command]>``. A
   conflicting suffix is cut with ``ftruncate``. On recovery a torn or corrupt tail (a crash in the
-  middle of a write) is cut off: it was never fsynced, so it was never acknowledged.
+  middle of a write) is cut off: it was never fsynced, so it was never acknowledged. What
+  recovery keeps is fsynced before the node acts on it (a killed process may have left unfsynced
+  writes in the page cache).
 - ``snapshot.json``: ``{"index", "term", "data"}``, replaced atomically; after it is durable the
   log is rewritten (atomically) without the entries it covers. Records at or below the snapshot
   index that survive a crash between the two steps are skipped on recovery.
@@ -122,7 +124,23 @@ class RaftStorage:
                 self._rewrite_log()
         st.entries = entries
         self._log = open(self.log_path, "ab")
+        if self.bug != "no-fsync":
+            self._make_recovered_state_durable()
         return st
+
+    def _make_recovered_state_durable(self) -> None:
+        """fsync every file just read, and the directory. After a ``kill -9`` the files may hold
+        writes the dead process never fsynced (the page cache survived it); this node is about
+        to act on them (vote, acknowledge entries), so they must be durable first, or a later
+        power cut could take back what was promised."""
+        for path in (self.log_path, self.state_path, self.snap_path):
+            if os.path.exists(path):
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        _fsync_dir(self.dir)
 
     def _rewrite_log(self) -> None:
         blob = b"".join(self.records)

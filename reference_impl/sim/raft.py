@@ -56,6 +56,11 @@ class SimOptions:
     snapshot_every: int = 25       # compact when this many entries were applied since the last
     disk_delay: tuple = (0.1, 3.0)
     bug: str | None = None
+    # The targeted "crash right after a vote" fault: a node that has just sent a granted
+    # vote_resp crashes with this probability and restarts after ``vote_crash_down`` virtual ms
+    # (0 = off, the default; the seeds of the other faults are unchanged when it is off).
+    vote_crash_p: float = 0.0
+    vote_crash_down: tuple = (0.1, 3.0)
 
 
 @dataclass
@@ -131,6 +136,21 @@ class RaftSimulation:
         node.core = None
         self.stats["crashes"] += 1
 
+    def _vote_crash(self, node: SimNode) -> bool:
+        """The targeted fault: crash ``node`` now, just after its vote left, and restart it
+        soon (before the election it voted in is over). True when it crashed."""
+        if not self.faults_on or self.world.now >= self.o.duration:
+            return False
+        if self.rng.random() >= self.o.vote_crash_p:
+            return False
+        self._crash(node)
+        self.stats["vote_crashes"] = self.stats.get("vote_crashes", 0) + 1
+        gen = node.gen
+        self.world.at(self.world.now + self.rng.uniform(*self.o.vote_crash_down),
+                      lambda: None if node.up or node.gen != gen else self._boot(node),
+                      "vote-crash-restart")
+        return True
+
     def _schedule_timer(self, node: SimNode) -> None:
         at = node.core.next_wakeup()
         if at == node.timer_at:
@@ -165,6 +185,8 @@ class RaftSimulation:
                 self.world.at(self.world.now + 50.0, lambda r=r: self._write(node, gen, r),
                               "lazy-write")
                 self._after_sync(node, r)
+                if not node.up:
+                    return     # the vote-crash fault struck
                 continue
             node.syncing = True
             delay = self.rng.uniform(*self.o.disk_delay)
@@ -197,8 +219,12 @@ class RaftSimulation:
     def _after_sync(self, node: SimNode, r: Ready) -> None:
         core = node.core
         core.persisted(self.world.now, r.last_index, r.last_term)
+        voted = False
         for m in r.messages:
             self.world.send(node.id, m["to"], m)
+            voted = voted or (m["type"] == "vote_resp" and m["granted"])
+        if voted and self.o.vote_crash_p > 0 and self._vote_crash(node):
+            return
         if r.apply_snapshot is not None:
             node.sm.restore(r.apply_snapshot.data)
         for index, term, cmd in r.committed:

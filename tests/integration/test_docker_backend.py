@@ -174,12 +174,73 @@ def test_heal_removes_containers_of_a_killed_controller(image, tmp_path):
     assert (tmp_path / "nodes" / "n1" / "sleeper.log").exists(), "heal saved the node logs"
 
 
+def _history(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+
+
+def test_raft_partition_kill_run_is_valid_on_docker_and_reuses_the_image(image, tmp_path):
+    """The issue's run: reference Raft, 5 containers, partitions and kills. The node image the
+    fixture built (from nothing in CI) is reused: same tag, same image id, nothing rebuilt."""
+    import docker
+
+    image_id = docker.from_env().images.get(image).id
+    store = tmp_path / "store"
+    t0 = time.monotonic()
+    p = subprocess.run([*CLI, "test", "--backend", "docker", "--db", "raft",
+                        "--nemesis", "partition,kill", "--nemesis-option", "interval=2",
+                        "--seed", "3", "--time-limit", "12", "--store", str(store)],
+                       capture_output=True, text=True, timeout=240)
+    wall = time.monotonic() - t0
+    assert p.returncode == 0, p.stdout + p.stderr[-3000:]
+    assert "verdict: valid" in p.stdout
+    run = (store / "latest").resolve()
+    log = (run / "splitbrain.log").read_text()
+    m = re.search(r"docker cluster (sb[0-9a-f]{6}): image (\S+),.*up in ([0-9.]+)s "
+                  r"\(image ready after ([0-9.]+)s\)", log)
+    assert m, log[-2000:]
+    prefix, used, up, ready = m.groups()
+    assert used == image, "the run reused the node image, it did not build another"
+    assert docker.from_env().images.get(image).id == image_id
+    history = _history(run)
+    assert sum(op["type"] == "ok" for op in history) > 10
+    done = {op["f"]: op for op in history if op["process"] == "nemesis" and op["value"] is not None
+            and op["f"] in ("start-partition", "start-kill")}
+    assert isinstance(done["start-partition"]["value"], dict), done
+    assert done["start-kill"]["value"] and "error" not in done["start-kill"], done
+    assert (run / "nodes" / "n5").is_dir()
+    assert docker_leftovers(prefix) == []
+    print(f"raft partition,kill on docker: image ready {ready}s, 5 nodes up in {up}s; "
+          f"whole run {wall:.1f}s")
+
+
+def test_pause_mode_container_freezes_the_whole_node(image):
+    """``pause-mode: container``: the process nemesis freezes a node with ``docker pause``."""
+    import docker
+
+    from harness.control.docker import DockerBackend
+    from nemesis.process import ProcessNemesis
+
+    with DockerBackend().start(["n1", "n2", "n3"], None) as cluster:
+        r = cluster.remote("n2")
+        pid = r.start_daemon("sleeper", ["sleep", "300"])
+        nem = ProcessNemesis(faults=("pause",), pause_mode="container").setup(cluster, db=None)
+        op = nem.invoke({"type": "info", "process": "nemesis", "f": "start-pause", "value": ["n2"]})
+        assert op["value"] == ["n2"] and "error" not in op, op.get("error")
+        c = docker.from_env()
+        assert c.containers.get(f"{cluster.prefix}-n2").status == "paused"
+        assert c.containers.get(f"{cluster.prefix}-n1").status == "running"
+        op = nem.invoke({"type": "info", "process": "nemesis", "f": "stop-pause", "value": None})
+        assert op["value"] == ["n2"] and "error" not in op, op
+        assert c.containers.get(f"{cluster.prefix}-n2").status == "running"
+        assert r.daemon_pid("sleeper") == pid, "the node's processes survive the freeze"
+
+
 @pytest.mark.skipif(shutil.which("etcd") is None, reason="needs the etcd binary (apt install etcd-server)")
 def test_etcd_partition_run_is_valid_on_docker(image, tmp_path):
     store = tmp_path / "store"
     t0 = time.monotonic()
     p = subprocess.run([*CLI, "test", "--backend", "docker", "--db", "etcd", "--nemesis", "partition",
-                        "--time-limit", "20", "--store", str(store)],
+                        "--nemesis-option", "interval=3", "--time-limit", "10", "--store", str(store)],
                        capture_output=True, text=True, timeout=170)
     wall = time.monotonic() - t0
     assert p.returncode == 0, p.stdout + p.stderr[-3000:]
@@ -190,7 +251,7 @@ def test_etcd_partition_run_is_valid_on_docker(image, tmp_path):
     up = re.search(r"up in ([0-9.]+)s", log).group(1)
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     assert any(op["type"] == "ok" for op in history)
-    assert any(op.get("f") == "start-partition" and op["type"] == "info" for op in history)
+    assert any(op.get("f") == "start-partition" and isinstance(op["value"], dict) for op in history)
     assert (run / "nodes" / "n5" / "etcd.log").stat().st_size > 0
     assert docker_leftovers(prefix) == []
     print(f"5-node docker cluster up in {up}s; whole run {wall:.1f}s")

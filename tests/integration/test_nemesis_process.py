@@ -150,3 +150,13 @@ def test_random_partition_cuts_components(cluster, sinks):
         assert delivered(cluster, x, y, "x-to-y-2")
     finally:
         nem.teardown()
+
+
+def test_pause_mode_container_is_refused_on_the_local_backend(cluster):
+    """Only the docker backend can freeze a whole node; elsewhere ``pause-mode: container`` is
+    one input-error line (the docker side is in test_docker_backend.py)."""
+    from harness.errors import InputError
+
+    with pytest.raises(InputError, match="pause-mode: container needs a backend that freezes a "
+                                         "whole node .*the local backend cannot"):
+        ProcessNemesis(faults=("pause",), pause_mode="container").setup(cluster, object())

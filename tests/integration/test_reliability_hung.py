@@ -176,3 +176,24 @@ class HangingSetupTarget:
     def __init__(self, options):
         self.db = _NoopDB()
         self.client_factory = _HangingSetupClients()
+
+
+def test_hung_client_setup_ends_the_run_with_one_line_and_exit_3(tmp_path):
+    # setup() never returns: the run gives up after the client setup timeout (the longer of
+    # 10 s and 4 op timeouts), tears down and says which node's setup hung.
+    store = tmp_path / "store"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run(
+        CLI + ["test", "--db", "test_reliability_hung:HangingSetupTarget", "--nemesis", "none",
+               "--nodes", "2", "--time-limit", "5", "--op-timeout", "1", "--store", str(store)],
+        capture_output=True, text=True, timeout=120, env=env,  # a hang fails here
+    )
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "splitbrain: client setup on n1 gave no answer in 10s (the node or its client library hangs)")
+    run = (store / "latest").resolve()
+    assert read_jsonl(run / "history.jsonl") == []  # no op was issued
+    results = json.loads((run / "results.json").read_text())
+    assert results["valid"] == "unknown" and "client setup on n1" in results["error"]
+    assert "teardown done" in (run / "splitbrain.log").read_text()

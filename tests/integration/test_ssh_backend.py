@@ -3,7 +3,8 @@ cluster running its own ``/usr/sbin/sshd`` with a host key generated here and pi
 known_hosts file.
 
 - the Remote contract over ssh (argv quoting, stdin, timeouts, daemons, SFTP both ways, reconnect);
-- ``splitbrain test --backend ssh --db etcd --nemesis partition`` is valid;
+- ``splitbrain test --backend ssh --db raft --nemesis partition,kill`` is valid (etcd runs on a
+  remote backend in test_docker_backend.py; over ssh it was left out to keep CI short);
 - a host whose key changed is refused with one line, and an unknown host without the opt-in too.
 """
 
@@ -223,22 +224,31 @@ def test_bad_ssh_options_are_one_line_input_errors(hosts, tmp_path):
         SSHBackend.from_options(hosts.options()).start(["n1", "n9"], None)
 
 
-@pytest.mark.skipif(shutil.which("etcd") is None, reason="needs the etcd binary (apt install etcd-server)")
-def test_etcd_partition_run_is_valid_over_ssh(hosts, tmp_path):
+def test_raft_partition_kill_run_is_valid_over_ssh(hosts, tmp_path):
+    """The issue's run over ssh: reference Raft (splitbrain's source copied to each host by SFTP),
+    partitions (iptables on the hosts) and kills, host keys pinned in known_hosts."""
+    import json
+
     store = tmp_path / "store"
     ips = ",".join(n.ip for n in hosts.cluster.nodes)
     p = subprocess.run(
-        [*CLI, "test", "--backend", "ssh", "--db", "etcd", "--nemesis", "partition",
-         "--nodes", "n1,n2,n3", "--time-limit", "15", "--store", str(store),
+        [*CLI, "test", "--backend", "ssh", "--db", "raft", "--nemesis", "partition,kill",
+         "--nemesis-option", "interval=2", "--seed", "3",
+         "--nodes", "n1,n2,n3", "--time-limit", "16", "--store", str(store),
          "--backend-option", f"hosts=[{ips}]", "--ssh-user", "root",
          "--ssh-key", str(hosts.client_key), "--known-hosts", str(hosts.known_hosts)],
-        capture_output=True, text=True, timeout=170)
+        capture_output=True, text=True, timeout=240)
     assert p.returncode == 0, p.stdout + p.stderr[-3000:]
     assert "verdict: valid" in p.stdout
     run = (store / "latest").resolve()
-    assert (run / "nodes" / "n1" / "etcd.log").stat().st_size > 0
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert sum(op["type"] == "ok" for op in history) > 10
+    done = {op["f"]: op for op in history if op["process"] == "nemesis" and op["value"] is not None
+            and op["f"] in ("start-partition", "start-kill")}
+    assert isinstance(done["start-partition"]["value"], dict), done
+    assert done["start-kill"]["value"] and "error" not in done["start-kill"], done
     log = (run / "splitbrain.log").read_text()
-    assert "ssh cluster sb" in log
     prefix = re.search(r"ssh cluster (sb[0-9a-f]{6})", log).group(1)
+    assert (run / "nodes" / "n1").is_dir()
     assert not os.path.exists(f"/var/tmp/splitbrain/{prefix}")
     assert not os.path.exists(f"/run/splitbrain/{prefix}")

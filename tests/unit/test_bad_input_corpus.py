@@ -100,11 +100,13 @@ CASES = [
     (["test", "spec-rate-nan.yaml", "--store", "STORE"],
      "spec-rate-nan.yaml:2: rate: must be a number, got nan"),
     (["test", "spec-unknown-db.yaml", "--store", "STORE"],
-     "db: unknown target 'nosuchdb' (valid: etcd, raft)"),
+     "spec-unknown-db.yaml:1: db: unknown target 'nosuchdb' (valid: commands, etcd, paxos, raft)"),
     (["test", "spec-unknown-nemesis.yaml", "--store", "STORE"],
-     "nemesis: unknown nemesis 'meteor' (valid: partition, kill, pause, clock, packet, files, all, none)"),
+     "spec-unknown-nemesis.yaml:2: nemesis: unknown nemesis 'meteor' (valid: partition, kill, pause, "
+     "clock, packet, files, lost-writes, all, none)"),
     (["test", "spec-billion-laughs.yaml", "--store", "STORE"],
-     "register workload: unknown option 'a' (valid: checker_timeout_s, max_value, seed, weights)"),
+     "spec-billion-laughs.yaml:3: workload-options: a: register workload: unknown option 'a' "
+     "(valid: checker_timeout_s, max_value, seed, weights)"),
     (["test", "spec-python-tag.yaml", "--store", "STORE"],
      "spec-python-tag.yaml:2:7: YAML syntax error: could not determine a constructor for the tag "
      "'tag:yaml.org,2002:python/object/apply:os.system'"),
@@ -127,7 +129,8 @@ CASES = [
      "splitbrain check: argument --initial: --initial must be JSON (e.g. 0, null, \"x\"), "
      "got '{bad' (see 'splitbrain check --help')"),
     (["check", "--checker", "nosuch", "jsonl-open-invoke.jsonl"],
-     "--checker: unknown checker 'nosuch' (valid: linearizable, elle-list-append, elle-rw-register)"),
+     "--checker: unknown checker 'nosuch' (valid: linearizable, elle-list-append, elle-rw-register, "
+     "set, counter, unique-ids, bank, queue)"),
     (["analyze", "no-such-run"], "no-such-run: no such run directory"),
     (["test", "--nodes", "0", "--store", "STORE"],
      "command line: nodes: must be from 1 to 50 nodes, got 0"),
@@ -145,12 +148,13 @@ CASES = [
     (["test", "--backend", "carrier-pigeon", "--store", "STORE"],
      "command line: backend: unknown backend 'carrier-pigeon' (valid: local, docker, ssh)"),
     (["test", "--nemesis-option", "interval=-1", "--store", "STORE"],
-     "nemesis-options: interval: must be a number > 0, got -1"),
-    (["test", "--db", "os:system", "--store", "STORE"], "db: os:system: os has no class system"),
+     "command line: --nemesis-option: interval: must be a number > 0, got -1"),
+    (["test", "--db", "os:system", "--store", "STORE"], "command line: --db: os:system: os has no class system"),
     (["test", "--db", "1bad:X", "--store", "STORE"],
-     "db: '1bad:X' is not module:Class (e.g. mypkg.mydb:MyTarget)"),
+     "command line: --db: '1bad:X' is not module:Class (e.g. mypkg.mydb:MyTarget)"),
     (["test", "--db", "no_such_mod_xyz:X", "--store", "STORE"],
-     "db: no_such_mod_xyz:X: cannot import no_such_mod_xyz: No module named 'no_such_mod_xyz'"),
+     "command line: --db: no_such_mod_xyz:X: cannot import no_such_mod_xyz: "
+     "No module named 'no_such_mod_xyz'"),
     (["frobnicate"],
      "splitbrain: argument COMMAND: invalid choice: 'frobnicate' (choose from 'test', 'check', "
      "'analyze', 'serve', 'suite', 'node', 'export', 'heal') (see 'splitbrain --help')"),

@@ -51,3 +51,16 @@ def test_synthetic_history_has_timeouts_renumbered_processes_and_partitions():
     assert {o.type for o in ops} == {"ok", "fail", "info"}
     assert max(o.process for o in ops) >= 4  # a process renumbered after an info
     assert nemesis_periods(h)
+
+
+def test_a_final_heal_of_a_fault_already_stopped_does_not_stretch_its_period():
+    def nem(i, t, f, value):
+        return {"index": i, "time": int(t * 1e9), "type": "info", "process": "nemesis", "f": f,
+                "value": value}
+
+    # Kill at 30 s, restart at 50 s; the run's final stop-kill at 60 s finds nothing to restart.
+    history = [nem(0, 30.0, "start-kill", None), nem(1, 30.2, "start-kill", ["n1"]),
+               nem(2, 50.0, "stop-kill", None), nem(3, 50.2, "stop-kill", ["n1"]),
+               nem(4, 60.0, "stop-kill", None), nem(5, 60.1, "stop-kill", [])]
+    [p] = nemesis_periods(history)
+    assert (p.name, p.start, p.end, p.detail) == ("kill", 30_000_000_000, 50_200_000_000, "['n1']")
