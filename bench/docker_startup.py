@@ -6,7 +6,9 @@
 - a cached N-node cluster start (network + containers, until every node runs commands), several
   times, and its teardown;
 - ``splitbrain test --backend docker --db raft --nemesis partition,kill``: seconds from the
-  command's start to the first op in history.jsonl, the whole run, and its verdict.
+  command's start to the first op invoked and the first ``ok`` op in history.jsonl, when the
+  cluster and Raft were up (from splitbrain.log), the whole run, and its verdict;
+- the machine's load average before and after (the machine is often shared).
 
     python bench/docker_startup.py [--from-nothing] [--nodes 5] [--starts 3] [--time-limit 10]
 

@@ -32,7 +32,9 @@ PLANS: dict[str, tuple[str, str, list[str]]] = {
     "forget-accepted": ("set", "lost-writes", ["--nemesis-option", "lost-writes-targets=all"]),
     # With check-quorum, a deposed leader never keeps proposing, so the bug's code path does not
     # run; without it, an isolated leader proposes on and its p2a reach acceptors after the heal.
-    "skip-promise-check": ("register", "partition",
+    # Its clients' writes then are acknowledged from a diverged log: the set workload sees every
+    # such add lost (register with the same nemesis: 2 of 10 runs invalid, 2 unknown).
+    "skip-promise-check": ("set", "partition",
                            ["--nemesis-option", "partition=primaries",
                             "--db-option", "check_quorum=false"]),
 }

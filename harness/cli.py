@@ -62,10 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("test", help="deploy a cluster, run a workload under faults, check it")
     t.add_argument("spec", nargs="?", metavar="TEST.yaml", help="test spec (flags override it)")
     t.add_argument("--name")
-    t.add_argument("--db", help="raft|paxos|etcd|commands|module:Class (now: etcd)")
-    t.add_argument("--workload", help="workload name (now: register)")
-    t.add_argument("--nemesis", help="comma-separated nemeses, or 'none' (now: partition)")
-    t.add_argument("--backend", help="local|docker|ssh (now: local)")
+    t.add_argument("--db", help="raft|paxos|etcd|commands|module:Class (default: raft)")
+    t.add_argument("--workload", help="workload name (default: register)")
+    t.add_argument("--nemesis", help="comma-separated nemeses, or 'none' (default: partition)")
+    t.add_argument("--backend", help="local|docker|ssh (default: local)")
     t.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                    help="backend option, e.g. hosts=[10.0.0.1] (repeatable; docs/backends.md)")
     t.add_argument("--ssh-user", help="ssh backend: login user (backend option user)")
@@ -228,6 +228,10 @@ def cmd_test(args) -> int:
     try:
         # db/workload/nemesis option errors with the file:line (or flag) that set them
         check_plugin_settings(spec, args.spec, overrides)
+        from harness.control import rootless
+
+        if rootless.needed(spec.backend):  # not root: the same run inside a user namespace
+            return rootless.run_outer(spec.store)
         outcome = run_test(spec)
     except SplitbrainError as e:
         if spec.junit:  # CI still gets a report: the run itself as an <error>

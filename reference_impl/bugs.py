@@ -21,9 +21,13 @@ name            what the store does wrong                                    wha
 ``early-ack``   a ``PUT`` is acknowledged as soon as the entry is in the     an isolated leader acknowledges
                 leader's log, before a majority has it.                       writes that are never committed:
                                                                              reads never see them.
-``forget-vote`` votedFor is not persisted (term is): a node that restarts     two leaders in one term after
-                can vote twice in one term.                                   kills during elections; lost
-                                                                             writes (needs a kill nemesis).
+``forget-vote`` votedFor is not persisted (term is): a node that restarts     two leaders in one term, when a
+                can vote twice in one term.                                   voter crashes right after its vote
+                                                                             and is back before that election
+                                                                             ends: the simulator's vote-crash
+                                                                             fault finds it; random kills of
+                                                                             real processes do not
+                                                                             (docs/nemeses.md).
 ==============  ===========================================================  ==================================
 
 Reference Multi-Paxos (``splitbrain node paxos``, :mod:`reference_impl.paxos`;

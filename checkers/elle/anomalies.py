@@ -10,19 +10,23 @@ from . import list_append as la
 from . import rw_register as rw
 
 
-def list_append_anomalies(txns, possible, orders_all):
+def list_append_anomalies(txns, possible, orders_all, svs=None):
     """G1a, G1b, internal, future-read, dirty-update, duplicate-elements, incompatible-order,
-    lost-update for a list-append history."""
-    svs = la.sorted_values(possible)
+    lost-update for a list-append history (``svs``: ``sorted_values(possible)`` if known)."""
+    if svs is None:
+        svs = la.sorted_values(possible)
+    # G1b, internal, future-read and lost-update in one pass over the txns that touch a key
+    # twice (the others cannot show them).
+    own = la.self_cases(txns, la.repeated_key_txns(txns))
     found = {
         "G1a": la.g1a_cases(txns),
-        "G1b": la.g1b_cases(txns),
-        "internal": la.internal_cases(txns),
-        "future-read": la.future_read_cases(txns),
+        "G1b": own["G1b"],
+        "internal": own["internal"],
+        "future-read": own["future-read"],
         "dirty-update": la.dirty_update_cases(orders_all, txns),
-        "duplicate-elements": la.duplicate_cases(possible),
+        "duplicate-elements": la.duplicate_cases(possible, svs),
         "incompatible-order": la.incompatible_orders(svs),
-        "lost-update": la.lost_update_cases(possible, "append"),
+        "lost-update": own["lost-update"],
     }
     return {k: v for k, v in found.items() if v}
 

@@ -13,6 +13,9 @@ with O(n * concurrency) edges instead of O(n^2).
 
 from __future__ import annotations
 
+from collections import Counter
+from itertools import chain
+
 WW, WR, RW, PROCESS, REALTIME = 1, 2, 4, 8, 16
 DATA = WW | WR | RW
 LABELS = {WW: "ww", WR: "wr", RW: "rw", PROCESS: "process", REALTIME: "realtime"}
@@ -54,20 +57,32 @@ def add_process_edges(g: Graph, txns) -> None:
         last[t.process] = t.id
 
 
-def realtime_reduction(txns) -> list[tuple[int, int]]:
-    """Pairs ``(a, b)``: ``ok`` txn a completed before ok txn b was invoked, transitively reduced."""
-    events = []
+def _realtime_events(txns):
+    """The ``ok`` txns' invocations and completions in history order, as sorted ints
+    ``(position * 2 + kind) * n + id`` (kind 0: invoke, 1: complete, so at equal positions, an
+    op with no invoke, the invoke comes first) and ``n``: sorting ints is much cheaper than
+    sorting tuples. ``divmod(code, n)`` gives back ``(position * 2 + kind, id)``."""
+    n = len(txns) or 1
+    codes = []
+    add = codes.append
     for t in txns:
         if t.type == "ok":
-            # At equal positions (an op with no invoke), the invoke comes first.
-            events.append((t.invoke_pos, 0, t.id))
-            events.append((t.complete_pos, 1, t.id))
-    events.sort()
+            tid = t.id
+            add((t.invoke_pos * 2) * n + tid)
+            add((t.complete_pos * 2 + 1) * n + tid)
+    codes.sort()
+    return codes, n
+
+
+def realtime_reduction(txns) -> list[tuple[int, int]]:
+    """Pairs ``(a, b)``: ``ok`` txn a completed before ok txn b was invoked, transitively reduced."""
     frontier: set[int] = set()
     preds: dict[int, tuple] = {}
     pairs = []
-    for _, kind, tid in events:
-        if kind == 0:
+    codes, n = _realtime_events(txns)
+    for c in codes:
+        ev, tid = divmod(c, n)
+        if not ev & 1:
             preds[tid] = tuple(frontier)
         else:
             ps = preds.pop(tid)
@@ -79,13 +94,79 @@ def realtime_reduction(txns) -> list[tuple[int, int]]:
 
 
 def add_realtime_edges(g: Graph, txns) -> None:
-    for a, b in realtime_reduction(txns):
-        g.link(a, b, REALTIME)
+    """The edges of :func:`realtime_reduction`, added as they are found."""
+    out = g.out
+    frontier: set[int] = set()
+    preds: dict[int, tuple] = {}
+    codes, n = _realtime_events(txns)
+    for c in codes:
+        ev, tid = divmod(c, n)
+        if not ev & 1:
+            preds[tid] = tuple(frontier)
+        else:
+            ps = preds.pop(tid)
+            for p in ps:
+                d = out[p]
+                d[tid] = d.get(tid, 0) | REALTIME
+            frontier.difference_update(ps)
+            frontier.add(tid)
+
+
+def _trim(g: Graph) -> list[int] | None:
+    """The vertices that lie on a cycle or between cycles, or None when the graph is acyclic.
+
+    Kahn's algorithm peels vertices with no incoming edge, then (on what is left) vertices with no
+    outgoing edge; neither can be in a cycle. A valid history's graph is a DAG and vanishes
+    entirely, so the Tarjan pass (several times dearer per edge) only runs on what remains.
+    """
+    n = g.n
+    out = g.out
+    indeg = [0] * n
+    for w, c in Counter(chain.from_iterable(out)).items():
+        indeg[w] = c
+    stack = [v for v in range(n) if not indeg[v]]
+    removed = bytearray(n)
+    pop, push = stack.pop, stack.append
+    left = n
+    while stack:
+        v = pop()
+        removed[v] = 1
+        left -= 1
+        for w in out[v]:
+            c = indeg[w] - 1
+            indeg[w] = c
+            if not c:
+                push(w)
+    if not left:
+        return None
+    rest = [v for v in range(n) if not removed[v]]
+    # Backwards: a vertex none of whose successors (still present) is present.
+    outdeg = {v: sum(1 for w in out[v] if not removed[w]) for v in rest}
+    preds: dict[int, list] = {v: [] for v in rest}
+    for v in rest:
+        for w in out[v]:
+            if not removed[w]:
+                preds[w].append(v)
+    stack = [v for v in rest if not outdeg[v]]
+    while stack:
+        v = stack.pop()
+        removed[v] = 1
+        for u in preds[v]:
+            outdeg[u] -= 1
+            if not outdeg[u]:
+                stack.append(u)
+    return [v for v in rest if not removed[v]]
 
 
 def sccs(g: Graph, mask: int = -1, nodes=None) -> list[list[int]]:
     """Strongly connected components with more than one vertex (iterative Tarjan), using only
     edges whose bits intersect ``mask``, restricted to ``nodes`` when given."""
+    if nodes is None and mask == -1:
+        nodes = _trim(g)
+        if nodes is None:
+            return []
+        if not nodes:
+            return []
     n = g.n
     out = g.out
     allowed = None if nodes is None else set(nodes)

@@ -73,27 +73,32 @@ def parse_mops(op: dict, kinds: dict, completed: bool) -> list[tuple]:
                          f"micro-ops like [\"r\", \"x\", null], got {_short(value)}")
     out = []
     append = out.append
-    for i, mop in enumerate(value):
+    scalar = _SCALAR_TYPES
+    for mop in value:
         # The fast path: a well-formed micro-op of scalars; anything else is checked slowly.
         if type(mop) is list and len(mop) == 3:
             f, k, v = mop
             kind = kinds.get(f) if type(f) is str else None
-            if kind is not None and type(k) in _SCALARS:
+            if kind is not None and type(k) in scalar:
                 if kind == "list":
                     if v is None:
                         append((f, k, None))
                         continue
-                    if type(v) is list and all(type(e) in _SCALARS for e in v):
-                        append((f, k, tuple(v)))
-                        continue
-                elif type(v) in _SCALARS or v is None:
+                    if type(v) is list:
+                        v = tuple(v)
+                        if scalar.issuperset(map(type, v)):
+                            append((f, k, v))
+                            continue
+                elif type(v) in scalar or v is None:
                     append((f, k, v))
                     continue
-        append(_parse_slow(op, i, mop, kinds, completed))
+        # Every earlier micro-op added one entry, so this one's index is len(out).
+        append(_parse_slow(op, len(out), mop, kinds, completed))
     return out
 
 
 _SCALARS = (int, str, float, bool)
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def _parse_slow(op, i, mop, kinds, completed):
@@ -160,10 +165,9 @@ def transactions(history: list[dict], kinds: dict, reads: tuple = ("r",)) -> lis
             done.append((pos, pos, None, op))
         else:
             done.append((inv[0], pos, inv[1], op))
-    for queue in pending.values():
-        for ipos, inv in queue:
-            done.append((ipos, INFINITY, inv, None))
-    done.sort(key=lambda d: (d[1], d[0]))
+    # ``done`` is in completion order already; the never-completed come last, by invocation.
+    done.extend(sorted((ipos, INFINITY, inv, None) for queue in pending.values()
+                       for ipos, inv in queue))
     txns: list[Txn] = []
     for ipos, cpos, inv, comp in done:
         if comp is None or comp.get("type") == "info":

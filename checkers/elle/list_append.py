@@ -41,18 +41,29 @@ def _reads(t):
             yield k, v
 
 
-def unique_append_errors(txns):
-    """Each element is appended to a key at most once (the checker relies on it)."""
-    seen = {}
+def unique_append_errors(txns, writers=None):
+    """Each element is appended to a key at most once (the checker relies on it). A dict passed
+    as ``writers`` is filled with ``(key, element) -> txn id``."""
+    seen = {} if writers is None else writers
+    first = seen.setdefault
     for t in txns:
+        tid = t.id
         for f, k, v in t.mops:
             if f == "append":
-                other = seen.get((k, v))
-                if other is not None and other != t.id:
+                other = first((k, v), tid)
+                if other != tid:
                     return (f"value {v!r} appended to key {k!r} more than once "
                             f"(ops {txns[other].index} and {t.index})")
-                seen[(k, v)] = t.id
     return None
+
+
+def repeated_key_txns(txns):
+    """The transactions with two or more micro-ops on one key: only they can disagree with
+    themselves, read their own future, write an intermediate state or lose an update."""
+    return [t for t in txns if len(t.mops) > 1 and len({m[1] for m in t.mops}) < len(t.mops)]
+
+
+_UNKNOWN_EMPTY = (False, ())
 
 
 def internal_cases(txns):
@@ -61,26 +72,26 @@ def internal_cases(txns):
     for t in txns:
         if t.type != "ok":
             continue
-        state = {}  # k -> (known_prefix?, list)
+        state = {}  # k -> (known_prefix?, tuple)
         for f, k, v in t.mops:
             if f == "append":
-                known, lst = state.get(k, (False, []))
-                state[k] = (known, lst + [v])
+                known, lst = state.get(k, _UNKNOWN_EMPTY)
+                state[k] = (known, lst + (v,))
             else:
-                v = v or ()
+                v = tuple(v) if v else ()
                 s = state.get(k)
                 if s is not None:
                     known, lst = s
                     if known:
-                        bad = list(v) != lst
+                        bad = v != lst
                     else:
                         i = len(v) - len(lst)
-                        bad = i < 0 or list(v[i:]) != lst
+                        bad = i < 0 or v[i:] != lst
                     if bad:
                         cases.append({"op": t.index, "mop": ["r", k, list(v)],
-                                      "expected": lst if known else ["..."] + lst})
+                                      "expected": list(lst) if known else ["..."] + list(lst)})
                         break
-                state[k] = (True, list(v))
+                state[k] = (True, v)
     return cases
 
 
@@ -105,6 +116,64 @@ def future_read_cases(txns):
     return cases
 
 
+def self_cases(txns, multi):
+    """:func:`internal_cases`, :func:`future_read_cases`, :func:`g1b_cases` and
+    :func:`lost_update_cases` (of the non-failed) in one pass over ``multi``
+    (:func:`repeated_key_txns` of ``txns``): the same cases, in the same order."""
+    internal, future, inter, groups = [], [], {}, {}
+    for t in multi:
+        ok = t.type == "ok"
+        last = {}  # G1b: k -> last element appended
+        state = {}  # internal: k -> (known_prefix?, tuple)
+        fread = {}  # future read: k -> [non-empty reads]
+        lreads = {}  # lost update: k -> first state read, if read before written
+        written = set()
+        int_on = fut_on = ok
+        for f, k, v in t.mops:
+            if f == "append":
+                if k in last:
+                    inter[(k, last[k])] = t
+                last[k] = v
+                if not ok:
+                    continue
+                if int_on:
+                    known, lst = state.get(k, _UNKNOWN_EMPTY)
+                    state[k] = (known, lst + (v,))
+                if fut_on and k in fread:
+                    hit = next((r for r in fread[k] if v in r), None)
+                    if hit is not None:
+                        future.append({"op": t.index, "mop": ["r", k, list(hit)], "element": v})
+                        fut_on = False
+                if k not in written and k in lreads:
+                    groups.setdefault((k, lreads[k]), []).append(t.index)
+                written.add(k)
+                continue
+            if not ok:
+                continue
+            if int_on:
+                tv = tuple(v) if v else ()
+                st = state.get(k)
+                if st is not None:
+                    known, lst = st
+                    if known:
+                        bad = tv != lst
+                    else:
+                        i = len(tv) - len(lst)
+                        bad = i < 0 or tv[i:] != lst
+                    if bad:
+                        internal.append({"op": t.index, "mop": ["r", k, list(tv)],
+                                         "expected": list(lst) if known else ["..."] + list(lst)})
+                        int_on = False
+                if int_on:
+                    state[k] = (True, tv)
+            if fut_on and v:
+                fread.setdefault(k, []).append(v)
+            if k not in lreads and k not in written:
+                lreads[k] = v or ()
+    return {"internal": internal, "future-read": future, "G1b": _g1b_from(inter, txns),
+            "lost-update": _lost_update_from(groups)}
+
+
 def g1a_cases(txns):
     failed = {}
     for t in txns:
@@ -127,35 +196,71 @@ def g1a_cases(txns):
     return cases
 
 
-def g1b_cases(txns):
+def g1b_cases(txns, multi=None):
+    """``multi``: the txns touching some key twice, if known (only they write intermediates)."""
     inter = {}
-    for t in txns:
+    for t in txns if multi is None else multi:
         last = {}
         for f, k, v in t.mops:
             if f == "append":
                 if k in last:
                     inter[(k, last[k])] = t
                 last[k] = v
+    return _g1b_from(inter, txns)
+
+
+def _g1b_from(inter, txns):
+    """Reads of ``txns`` ending at an intermediate element (``(key, element) -> writer txn``)."""
     if not inter:
         return []
     cases = []
+    get = inter.get
     for t in txns:
         if t.type != "ok":
             continue
-        for k, v in _reads(t):
-            if v:
-                w = inter.get((k, v[-1]))
+        for f, k, v in t.mops:
+            if f == "r" and v:
+                w = get((k, v[-1]))
                 if w is not None and w is not t:
                     cases.append({"op": t.index, "mop": ["r", k, list(v)], "writer": w.index,
                                   "element": v[-1]})
     return cases
 
 
-def duplicate_cases(possible):
+def _first_duplicate_at(svs):
+    """key -> length of the shortest read of it with a repeated element (None: no such read),
+    for the keys whose reads are all prefixes of the longest one; other keys are left out."""
+    out = {}
+    for k, values in svs.items():
+        if any(b[: len(a)] != a for a, b in zip(values, values[1:])):
+            continue
+        seen = set()
+        at = None
+        for i, e in enumerate(values[-1]):
+            if e in seen:
+                at = i + 1
+                break
+            seen.add(e)
+        out[k] = at
+    return out
+
+
+def duplicate_cases(possible, svs=None):
+    """Reads with an element twice. ``svs`` (:func:`sorted_values` of ``possible``) lets us
+    answer from the longest read of each key, instead of hashing every read."""
+    dup_at = _first_duplicate_at(svs) if svs is not None else {}
+    if svs is not None and len(dup_at) == len(svs) and not any(dup_at.values()):
+        return []  # every read is a prefix of a duplicate-free longest read
     cases = []
     for t in possible:
-        for k, v in _reads(t):
-            if v and len(set(v)) != len(v):
+        for f, k, v in t.mops:
+            if f != "r" or not v:
+                continue
+            at = dup_at.get(k, _TOO_MANY)
+            if at is not _TOO_MANY:
+                if at is None or len(v) < at:
+                    continue
+            if len(set(v)) != len(v):
                 counts = {}
                 for e in v:
                     counts[e] = counts.get(e, 0) + 1
@@ -211,6 +316,8 @@ def version_orders(svs):
 
 
 def dirty_update_cases(orders, txns):
+    if not any(t.type == "fail" for t in txns):
+        return []  # a case starts at an aborted append
     writer = {}
     for t in txns:
         for f, k, v in t.mops:
@@ -254,6 +361,11 @@ def lost_update_cases(txns, write_f="append"):
                 written.add(k)
             elif k not in reads and k not in written:
                 reads[k] = v if write_f != "append" else (v or ())
+    return _lost_update_from(groups)
+
+
+def _lost_update_from(groups):
+    """Cases from ``(key, state read) -> [op index of each txn that read it, then wrote]``."""
     cases = []
     for (k, v), idxs in groups.items():
         if len(idxs) >= 2:
@@ -318,57 +430,63 @@ class Analysis:
         return None
 
 
-def dependency_graph(txns, possible, orders) -> tuple[Graph, Analysis]:
-    """ww, wr and rw edges between the possible (ok and info) transactions."""
-    writes = {}
-    for t in possible:
-        for f, k, v in t.mops:
-            if f == "append":
-                writes[(k, v)] = t.id
+def dependency_graph(txns, possible, orders, writes=None) -> tuple[Graph, Analysis]:
+    """ww, wr and rw edges between the possible (ok and info) transactions. ``writes``:
+    ``(key, element) -> txn id`` over ``possible``, if already known."""
+    if writes is None:
+        writes = {}
+        for t in possible:
+            for f, k, v in t.mops:
+                if f == "append":
+                    writes[(k, v)] = t.id
     reads: dict = {}
+    rget = reads.get
     for t in possible:
         if t.type != "ok":
             continue  # an info read observed nothing
+        tid = t.id
         for f, k, v in t.mops:
             if f == "r":
                 key = (k, v[-1] if v else INITIAL)
-                lst = reads.get(key)
+                lst = rget(key)
                 if lst is None:
-                    reads[key] = [t.id]
-                elif lst[-1] != t.id:
-                    lst.append(t.id)
+                    reads[key] = [tid]
+                elif lst[-1] != tid:
+                    lst.append(tid)
     an = Analysis(txns, orders, writes, reads)
     g = Graph(len(txns))
-    link = g.link
     out = g.out
+    wget, oget = writes.get, orders.get
     for t in possible:
         tid = t.id
         for f, k, v in t.mops:
             if f == "r":
                 if v:
-                    w = writes.get((k, v[-1]))
+                    w = wget((k, v[-1]))
                     if w is not None and w != tid:
                         d = out[w]
                         d[tid] = d.get(tid, 0) | WR
+                continue
+            o = oget(k)
+            if o is None:
+                p = INITIAL
             else:
-                o = orders.get(k)
-                if o is None:
-                    p = INITIAL
+                vs, idx = o
+                i = idx.get(v)
+                if i is None:
+                    p = vs[-1] if vs else INITIAL
                 else:
-                    vs, idx = o
-                    i = idx.get(v)
-                    if i is None:
-                        p = vs[-1] if vs else INITIAL
-                    else:
-                        p = vs[i - 1] if i > 0 else INITIAL
-                if p is not INITIAL:
-                    w = writes.get((k, p))
-                    if w is not None and w != tid:
-                        d = out[w]
-                        d[tid] = d.get(tid, 0) | WW
-                rs = reads.get((k, p))
-                if rs:
-                    for r in rs:
-                        if r != tid:
-                            link(r, tid, RW)
+                    p = vs[i - 1] if i > 0 else INITIAL
+            key = (k, p)
+            if p is not INITIAL:
+                w = wget(key)
+                if w is not None and w != tid:
+                    d = out[w]
+                    d[tid] = d.get(tid, 0) | WW
+            rs = rget(key)
+            if rs:
+                for r in rs:
+                    if r != tid:
+                        d = out[r]
+                        d[tid] = d.get(tid, 0) | RW
     return g, an

@@ -13,7 +13,8 @@ Layout of one run with prefix ``sb3fa9c1`` and nodes n1..n3 (see docs/local-back
   and every object above, what ``splitbrain heal`` reads), and ``<node>/{logs,pids,data}``.
 
 Commands run through ``ip netns exec <namespace> argv...`` (argv lists, never a shell).
-Needs root; the unprivileged (user namespace) mode is not implemented yet.
+Needs root; without it, ``splitbrain test`` re-runs itself in a user namespace first
+(harness/control/rootless.py).
 """
 
 from __future__ import annotations

@@ -173,6 +173,9 @@ class SSHRemote(AgentRemote):
         self.node_dir = node_dir
         self.agent = posixpath.join(node_dir, "node_agent.py")
         self._client = None
+        #: False until a connection succeeded: a host never reached (refused key, down) has
+        #: nothing of the run on it, and :meth:`SSHCluster.stop` leaves it alone.
+        self.connected_once = False
         self._lock = threading.Lock()
         self._runtime_lock = threading.Lock()
         self._runtime: tuple[list[str], dict[str, str]] | None = None
@@ -196,6 +199,7 @@ class SSHRemote(AgentRemote):
                 with contextlib.suppress(Exception):
                     c.close()
             self._client = self._open()
+            self.connected_once = True
             return self._client
 
     def _open(self):
@@ -436,13 +440,18 @@ class SSHCluster(Cluster):
 
     def download_logs(self, dest_dir: str) -> None:
         errors = []
-        for name, r in self._remotes.items():
+
+        def fetch(item) -> None:
+            name, r = item
             dst = os.path.join(dest_dir, name)
             os.makedirs(dst, exist_ok=True)
             try:
                 r.download("logs", dst)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - fetch the others
                 errors.append(f"{name}: {e}")
+
+        with ThreadPoolExecutor(max_workers=8) as pool:  # one SFTP session per host, in parallel
+            list(pool.map(fetch, self._remotes.items()))
         if errors:
             raise EnvironmentProblem("ssh backend: downloading logs: " + "; ".join(errors))
 
@@ -475,10 +484,11 @@ class SSHCluster(Cluster):
                             None, 60, sudo=False)
                 r.close()
 
+            reached = [r for r in self._remotes.values() if r.connected_once]
             with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(stop_daemons, self._remotes.values()))
-                list(pool.map(remove_dir, self._remotes.values()))
-                list(pool.map(remove_run_dir, self._remotes.values()))
+                list(pool.map(stop_daemons, reached))
+                list(pool.map(remove_dir, reached))
+                list(pool.map(remove_run_dir, reached))
             with contextlib.suppress(OSError):
                 import shutil
 

@@ -10,6 +10,9 @@
     the etcd target (``key``, ``serializable``, ``op_timeout_s``, ...).
 ``client: raft``
     The reference stores' HTTP/JSON KV API (:mod:`harness.targets.raft`) on ``{port}``.
+``client: http``
+    A configurable HTTP/JSON KV (:mod:`harness.targets.commands_http_client`): per op the
+    method, path, JSON body and where the answer's value is, and what each status means.
 ``client: package.module:Class``
     Your code. Either a *factory* (the class has ``open``): ``Class(options).open(node)`` gives a
     client; or a *client class*: ``Class(node, options)`` is the client of one node. ``options``
@@ -137,6 +140,10 @@ def make_client_factory(client: str, port: int | None, client_options: dict) -> 
             return RaftClientFactory({"client_port": port, **opts})
         except InputError as e:
             raise InputError(f"db-options: client-options: {e}") from None
+    if client == "http":
+        from harness.targets.commands_http_client import HttpJsonClientFactory
+
+        return HttpJsonClientFactory({"port": port, **opts})
     mod_name, _, cls_name = client.partition(":")
     try:
         module = importlib.import_module(mod_name)

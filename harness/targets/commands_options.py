@@ -12,7 +12,7 @@ A store splitbrain has never seen is described by shell templates, one per lifec
       start: "exec redis-server --bind {ip} --port {port} --dir {data_dir}"
       status: "redis-cli -h {ip} -p {port} ping | grep -q PONG"
       log-files: ["{data_dir}/redis.log"]
-      client: redis                # redis | etcd | raft | package.module:Class
+      client: redis                # redis | etcd | raft | http | package.module:Class
       client-options: {key: "sb:set"}
 
 Every ``{placeholder}`` is replaced by its value **shell-quoted** (:func:`shell_quote.quote`), so
@@ -59,7 +59,7 @@ PLACEHOLDERS = {
 #: Placeholders of ``peer-format`` (one per node), plus the keys of ``vars``.
 PEER_PLACEHOLDERS = ("node", "ip", "port")
 
-BUILTIN_CLIENTS = ("redis", "etcd", "raft")
+BUILTIN_CLIENTS = ("redis", "etcd", "raft", "http")
 
 DEFAULTS: dict[str, Any] = {
     "name": "db",
@@ -263,7 +263,15 @@ def normalize_options(options: dict | None, where: Where | None = None) -> dict:
                             f"got {client!r}")
     if not isinstance(o["client_options"], dict):
         raise bad("client_options", f"must be a mapping, got {type(o['client_options']).__name__}")
-    if client in BUILTIN_CLIENTS and o["port"] is None:
+    if client == "http":
+        # The HTTP/JSON adapter's block is checked here, where file and line are known.
+        from harness.targets.commands_http_client import normalize_http_options
+
+        http_o = normalize_http_options(o["client_options"],
+                                        lambda msg, *sub: bad("client_options", msg, *sub))
+        if o["port"] is None and "{port}" in http_o["url"]:
+            raise bad("port", "missing: the http client's url uses {port}")
+    elif client in BUILTIN_CLIENTS and o["port"] is None:
         raise bad("port", f"missing: the {client} client needs the port it connects to")
     return o
 

@@ -199,7 +199,8 @@ def test_raft_partition_kill_run_is_valid_on_docker_and_reuses_the_image(image, 
                   r"\(image ready after ([0-9.]+)s\)", log)
     assert m, log[-2000:]
     prefix, used, up, ready = m.groups()
-    assert used == image, "the run reused the node image, it did not build another"
+    assert used == image, ("the run built another node image instead of reusing the fixture's "
+                           "(did a source file of splitbrain change meanwhile?)")
     assert docker.from_env().images.get(image).id == image_id
     history = _history(run)
     assert sum(op["type"] == "ok" for op in history) > 10

@@ -170,6 +170,20 @@ def test_remote_contract_over_ssh(hosts, tmp_path):
     assert not os.path.exists(node_dir), "the run's directory on the host is removed at stop"
 
 
+def test_hostile_values_are_data_over_ssh(hosts, tmp_path):
+    """The same check tests/unit/test_shell_safety.py makes on the local and docker backends:
+    values with shell metacharacters in argv, a shell snippet's parameters and a daemon's env."""
+    from harness.control.ssh import SSHBackend
+    from tests.unit.test_shell_safety import _run_with_hostile_values
+
+    cluster = SSHBackend.from_options(hosts.options()).start(["n1"], None)
+    try:
+        _run_with_hostile_values(cluster.remote("n1"), str(tmp_path / "pwned"))
+    finally:
+        cluster.stop()
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_changed_host_key_is_refused(hosts, tmp_path):
     from harness.control.ssh import SSHBackend
 
