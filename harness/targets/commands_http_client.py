@@ -57,7 +57,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import select
 import socket
 import string
 import time
@@ -65,6 +64,7 @@ from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
 from harness.errors import InputError
+from harness.targets.keepalive_http import KeepAliveConnections, NotSent
 
 #: Op names the adapter can be configured with.
 OPS = ("read", "write", "cas", "add")
@@ -395,10 +395,6 @@ def redirect_target(doc: Any, field: str) -> tuple[str, int] | None:
 
 # -- the client -----------------------------------------------------------------------------
 
-class _NotSent(Exception):
-    pass
-
-
 class HttpJsonClient:
     """One worker's client of one node: ``invoke(op)`` runs the configured request."""
 
@@ -408,64 +404,24 @@ class HttpJsonClient:
         self.home = (u.hostname, u.port or 80)
         self.prefix = u.path.rstrip("/")
         self.workload = workload
-        self._conns: dict[tuple[str, int], http.client.HTTPConnection] = {}
+        self._http = KeepAliveConnections(options["connect_timeout_s"])
 
     def close(self) -> None:
-        for c in self._conns.values():
-            c.close()
-        self._conns.clear()
+        self._http.close()
 
     def _request(self, addr, method: str, path: str, body: Any, deadline: float):
-        """``(status, doc)``; raises _NotSent before sending, OSError/HTTPException after."""
-        conn = self._conns.get(addr)
-        if conn is not None and conn.sock is not None:
-            # An idle keep-alive connection the server closed reads as EOF: replace it before
-            # sending, so its failure is not taken for a request that may have been applied.
-            try:
-                readable = select.select([conn.sock], [], [], 0)[0]
-            except (OSError, ValueError):
-                readable = [True]
-            if readable:
-                conn.close()
-                self._conns.pop(addr, None)
-                conn = None
-        if conn is None or conn.sock is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _NotSent("no time left to connect")
-            conn = http.client.HTTPConnection(addr[0], addr[1],
-                                              timeout=min(left, self.o["connect_timeout_s"]))
-            try:
-                conn.connect()
-            except OSError as e:
-                conn.close()
-                raise _NotSent(f"connect {addr[0]}:{addr[1]}: {e or type(e).__name__}") from None
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._conns[addr] = conn
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _NotSent("no time left to send")
-        conn.sock.settimeout(left)
+        """``(status, doc)``; raises NotSent before sending, OSError/HTTPException after."""
         data = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
-        try:
-            conn.request(method, self.prefix + path, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-        except BaseException:
-            conn.close()
-            self._conns.pop(addr, None)
-            raise
-        if resp.will_close:
-            conn.close()
-            self._conns.pop(addr, None)
+        status, raw = self._http.request(addr, method, self.prefix + path, data, headers,
+                                         deadline)
         try:
             doc = json.loads(raw) if raw else None
         except (ValueError, RecursionError):
             doc = _MISSING
-        return resp.status, doc
+        return status, doc
 
     def invoke(self, op: dict) -> dict:
         f = op.get("f")
@@ -482,7 +438,7 @@ class HttpJsonClient:
         while True:
             try:
                 status, doc = self._request(addr, spec["method"], path, body, deadline)
-            except _NotSent as e:
+            except NotSent as e:
                 return completion(op, spec, "notsent", error=str(e), workload=self.workload)
             except (OSError, http.client.HTTPException) as e:
                 what = "timeout" if isinstance(e, (socket.timeout, TimeoutError)) else \

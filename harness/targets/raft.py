@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import select
 import signal
 import socket
 import time
@@ -44,6 +43,7 @@ from urllib.parse import quote
 
 from harness.control.splitbrain_runtime import splitbrain_command
 from harness.errors import EnvironmentProblem, InputError
+from harness.targets.keepalive_http import KeepAliveConnections, NotSent
 
 __all__ = ["DEFAULTS", "RaftDB", "RaftClient", "RaftClientFactory", "normalize_options"]
 
@@ -279,10 +279,6 @@ class RaftDB:
         return " | ".join(rows[-4:]) + f" ({path})"
 
 
-class _NotSent(Exception):
-    pass
-
-
 #: Leader hints followed in a row before pausing (two stale hints can point at each other).
 MAX_HOPS = 3
 #: First pause before retrying a definite "not done" answer; doubles up to the maximum.
@@ -310,7 +306,7 @@ class RaftClient:
         self.op_timeout_s = float(op_timeout_s)
         self.connect_timeout_s = float(connect_timeout_s)
         self.node_name = node_name or host
-        self._conns: dict[tuple[str, int], http.client.HTTPConnection] = {}
+        self._http = KeepAliveConnections(self.connect_timeout_s)
         #: Ops of workloads other than the register (harness.targets.raft_workloads).
         self.workload_ops = None
         if workload not in (None, "register"):
@@ -327,59 +323,20 @@ class RaftClient:
         pass
 
     def close(self) -> None:
-        for c in self._conns.values():
-            try:
-                c.close()
-            except OSError:
-                pass
-        self._conns.clear()
+        self._http.close()
 
     # -- transport ----------------------------------------------------------------------
     def _request(self, addr: tuple[str, int], method: str, path: str, body: Any,
                  deadline: float) -> tuple[int, dict]:
-        """One HTTP exchange. Raises _NotSent when nothing was sent, OSError/HTTPException/
+        """One HTTP exchange. Raises NotSent when nothing was sent, OSError/HTTPException/
         ValueError after that (doubt)."""
-        conn = self._conns.get(addr)
-        if conn is not None and conn.sock is not None:
-            # An idle keep-alive connection the server closed reads as EOF: replace it before
-            # sending, so its failure is not mistaken for a request that may have been applied.
-            try:
-                readable, _, _ = select.select([conn.sock], [], [], 0)
-            except (OSError, ValueError):
-                readable = [True]
-            if readable:
-                conn.close()
-                self._conns.pop(addr, None)
-                conn = None
-        if conn is None or conn.sock is None:
-            conn = http.client.HTTPConnection(addr[0], addr[1], timeout=self.connect_timeout_s)
-            try:
-                conn.connect()
-            except OSError as exc:
-                conn.close()
-                raise _NotSent(f"connect {addr[0]}:{addr[1]}: {exc or type(exc).__name__}") from exc
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._conns[addr] = conn
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _NotSent("no time left to send")
-        conn.sock.settimeout(left)
         data = json.dumps(body).encode() if body is not None else None
-        try:
-            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            raw = resp.read()
-        except BaseException:
-            conn.close()
-            self._conns.pop(addr, None)
-            raise
-        if resp.will_close:
-            conn.close()
-            self._conns.pop(addr, None)
+        status, raw = self._http.request(addr, method, path, data,
+                                         {"Content-Type": "application/json"}, deadline)
         doc = json.loads(raw) if raw else {}
         if not isinstance(doc, dict):
             raise ValueError("answer is not a JSON object")
-        return resp.status, doc
+        return status, doc
 
     def _call(self, method: str, path: str, body: Any,
               deadline: float | None = None) -> tuple[str, int | None, dict | str]:
@@ -402,7 +359,7 @@ class RaftClient:
         while True:
             try:
                 status, doc = self._request(addr, method, path, body, deadline)
-            except _NotSent as e:
+            except NotSent as e:
                 last: tuple[str, int | None, dict | str] = ("notsent", None, str(e))
             except (OSError, http.client.HTTPException, ValueError) as e:
                 what = "timeout" if isinstance(e, (socket.timeout, TimeoutError)) else \
@@ -473,7 +430,7 @@ class RaftClient:
         deadline = time.monotonic() + self.op_timeout_s
         try:
             status, doc = self._request((self.host, self.port), "GET", "/status", None, deadline)
-        except _NotSent as e:
+        except NotSent as e:
             raise ConnectionError(str(e)) from None
         finally:
             self.close()
