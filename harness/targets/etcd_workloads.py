@@ -38,22 +38,13 @@ from typing import Any, Callable
 
 from harness.errors import EnvironmentProblem
 from harness.targets.etcd_client import RequestError, b64, classify_error, decode_value, encode_value, unb64
-from harness.targets.raft_workloads import READ_FS, _unobserved, initial_balances
+from harness.targets.raft_workloads import initial_balances
+from harness.targets.workload_op_outcome import OpEnded, UnsupportedOp, complete_op
 
 SUPPORTED = ("register", "multi-register", "set", "counter", "unique-ids", "list-append",
              "rw-register", "bank", "queue")
 
 _CONFLICT = object()
-
-
-class _Done(Exception):
-    def __init__(self, typ: str, error: str):
-        super().__init__(error)
-        self.typ, self.error = typ, error
-
-
-class _Unsupported(Exception):
-    pass
 
 
 def prefix_end(prefix: str) -> str:
@@ -86,27 +77,27 @@ class EtcdWorkloadOps:
 
     # -- transport ------------------------------------------------------------------------
     def _call(self, path: str, body: dict, deadline: float, read_only: bool) -> dict:
-        """The parsed 200 answer, or raise _Done(fail|info) by the client's error rules."""
+        """The parsed 200 answer, or raise OpEnded(fail|info) by the client's error rules."""
         f = "read" if read_only else "write"
         left = deadline - time.monotonic()
         if left <= 0:  # nothing sent: certainly not done
-            raise _Done("fail", "not sent: the op's deadline passed")
+            raise OpEnded("fail", "not sent: the op's deadline passed")
         saved = self.client.op_timeout_s
         self.client.op_timeout_s = left
         try:
             status, raw = self.client._post(path, body)
         except RequestError as e:
-            raise _Done(*classify_error(f, sent=e.sent, exc=str(e))) from None
+            raise OpEnded(*classify_error(f, sent=e.sent, exc=str(e))) from None
         finally:
             self.client.op_timeout_s = saved
         if status != 200:
-            raise _Done(*classify_error(f, status=status, body=raw))
+            raise OpEnded(*classify_error(f, status=status, body=raw))
         try:
             doc = json.loads(raw)
             if not isinstance(doc, dict):
                 raise ValueError("not a JSON object")
         except ValueError as e:
-            raise _Done(*classify_error(f, exc=f"unparsable 200 answer: {e}")) from None
+            raise OpEnded(*classify_error(f, exc=f"unparsable 200 answer: {e}")) from None
         return doc
 
     def _range(self, key: str, deadline: float, **extra) -> list[dict]:
@@ -147,7 +138,7 @@ class EtcdWorkloadOps:
                 return out
             conflicts += 1
             if time.monotonic() >= deadline - 0.05:
-                raise _Done("fail", f"gave up after {conflicts} conflicting writes (compare false)")
+                raise OpEnded("fail", f"gave up after {conflicts} conflicting writes (compare false)")
 
     # -- protocol ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -168,43 +159,26 @@ class EtcdWorkloadOps:
                 if all(kv is not None for kv in got.values()):
                     return
                 last = f"accounts missing: {sorted(k for k, kv in got.items() if kv is None)}"
-            except _Done as e:
+            except OpEnded as e:
                 last = e.error
             time.sleep(0.25)
         raise EnvironmentProblem(f"etcd bank setup on {self.client.node_name}: {last}")
 
     def invoke(self, op: dict) -> dict:
-        f = op.get("f")
-        done = dict(op)
-        done.pop("error", None)
         deadline = time.monotonic() + self.client.op_timeout_s
         handler = getattr(self, "_" + self.workload.replace("-", "_"))
-        try:
-            value = handler(f, op.get("value"), deadline)
-        except _Done as e:
-            done.update(type=e.typ, error=e.error)
-            if f in READ_FS:
-                done["value"] = _unobserved(self.workload, op.get("value"))
-            return done
-        except _Unsupported:
-            done.update(type="fail", error=f"unsupported op f={f!r} ({self.workload} on etcd)")
-            return done
-        except (TypeError, ValueError, KeyError) as e:
-            done.update(type="fail", error=f"cannot encode op: {type(e).__name__}: {e}")
-            return done
-        done.update(type="ok", value=value)
-        return done
+        return complete_op(op, handler, deadline, self.workload, "etcd", encode_errors=(TypeError, ValueError, KeyError))
 
     # -- workloads ----------------------------------------------------------------------------
     def _multi_register(self, f, value, deadline):
         if f not in ("read", "write", "cas"):
-            raise _Unsupported
+            raise UnsupportedOp
         if not (isinstance(value, (list, tuple)) and len(value) == 2):
-            raise _Done("fail", f"multi-register value must be [key, v], got {value!r}")
+            raise OpEnded("fail", f"multi-register value must be [key, v], got {value!r}")
         k, v = value
         sub = self.client._register_invoke({"f": f, "key": f"mr/{k}", "value": v})
         if sub["type"] != "ok":
-            raise _Done(sub["type"], sub.get("error", ""))
+            raise OpEnded(sub["type"], sub.get("error", ""))
         return [k, sub["value"]] if f == "read" else [k, v]
 
     def _set(self, f, value, deadline):
@@ -214,14 +188,14 @@ class EtcdWorkloadOps:
         if f == "read":
             kvs = self._range("set/", deadline, range_end=b64(prefix_end("set/")))
             return sorted((decode_value(kv.get("value", "")) for kv in kvs), key=repr)
-        raise _Unsupported
+        raise UnsupportedOp
 
     def _counter(self, f, value, deadline):
         if f == "read":
             kvs = self._range("counter", deadline)
             return decode_value(kvs[0].get("value", "")) if kvs else 0
         if f != "add":
-            raise _Unsupported
+            raise UnsupportedOp
 
         def attempt():
             kvs = self._range("counter", deadline)
@@ -234,16 +208,16 @@ class EtcdWorkloadOps:
 
     def _unique_ids(self, f, value, deadline):
         if f != "generate":
-            raise _Unsupported
+            raise UnsupportedOp
         doc = self._put("ids", None, deadline)
         rev = _int((doc.get("header") or {}).get("revision"))
         if rev <= 0:
-            raise _Done("info", f"put answered without a revision: {doc!r}")
+            raise OpEnded("info", f"put answered without a revision: {doc!r}")
         return rev
 
     def _rw_register(self, f, value, deadline):
         if f != "txn":
-            raise _Unsupported
+            raise UnsupportedOp
         reads, writes, written = [], {}, set()
         for mf, k, v in value:
             if mf == "r" and k not in written and k not in reads:
@@ -269,7 +243,7 @@ class EtcdWorkloadOps:
 
     def _list_append(self, f, value, deadline):
         if f != "txn":
-            raise _Unsupported
+            raise UnsupportedOp
         keys = []
         for _mf, k, _v in value:
             if k not in keys:
@@ -303,17 +277,17 @@ class EtcdWorkloadOps:
             return {unb64(kv["key"]).decode()[len("account/"):]: decode_value(kv.get("value", ""))
                     for kv in kvs}
         if f != "transfer":
-            raise _Unsupported
+            raise UnsupportedOp
         src, dst, amount = value["from"], value["to"], value["amount"]
         ka, kb = f"account/{src}", f"account/{dst}"
 
         def attempt():
             got = self._read_keys([ka, kb], deadline)
             if got[ka] is None or got[kb] is None:
-                raise _Done("fail", f"account {src if got[ka] is None else dst} does not exist")
+                raise OpEnded("fail", f"account {src if got[ka] is None else dst} does not exist")
             a, b = decode_value(got[ka].get("value", "")), decode_value(got[kb].get("value", ""))
             if a - amount < 0 and not self.options.get("negative_balances", False):
-                raise _Done("fail", f"insufficient funds: account {src} has {a}, transfer of {amount}")
+                raise OpEnded("fail", f"insufficient funds: account {src} has {a}, transfer of {amount}")
             doc = self._txn([self._unchanged(ka, got[ka]), self._unchanged(kb, got[kb])],
                             [self._put_op(ka, a - amount), self._put_op(kb, b + amount)], deadline)
             return value if doc.get("succeeded") is True else _CONFLICT
@@ -324,7 +298,7 @@ class EtcdWorkloadOps:
             self._put(f"queue/{json.dumps(value)}", value, deadline)
             return value
         if f != "dequeue":
-            raise _Unsupported
+            raise UnsupportedOp
 
         def attempt():
             kvs = self._range("queue/", deadline, range_end=b64(prefix_end("queue/")), limit=1,

@@ -34,6 +34,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from harness.errors import EnvironmentProblem
+from harness.targets.workload_op_outcome import OpEnded, UnsupportedOp, complete_op
 
 #: Workloads this module gives the raft client (``register`` is the client's own).
 SUPPORTED = ("register", "multi-register", "set", "counter", "unique-ids", "list-append",
@@ -45,14 +46,6 @@ QUEUE_HEAD, QUEUE_ITEMS = "queue-head", "queue-items"
 
 def account_key(a) -> str:
     return f"account-{a}"
-
-
-class _Done(Exception):
-    """Ends an op early with a completion type (``fail``/``info``) and an error text."""
-
-    def __init__(self, typ: str, error: str):
-        super().__init__(error)
-        self.typ, self.error = typ, error
 
 
 class RaftWorkloadOps:
@@ -67,17 +60,17 @@ class RaftWorkloadOps:
 
     # -- transport ------------------------------------------------------------------------
     def _http(self, method: str, path: str, body: Any, deadline: float, read_only: bool) -> dict:
-        """The 200 answer's body, or raise _Done(fail|info)."""
+        """The 200 answer's body, or raise OpEnded(fail|info)."""
         kind, status, doc = self.client._call(method, path, body, deadline)
         if kind == "notsent":
-            raise _Done("fail", f"not sent: {doc}")
+            raise OpEnded("fail", f"not sent: {doc}")
         if kind == "doubt":
-            raise _Done("fail" if read_only else "info", str(doc))
+            raise OpEnded("fail" if read_only else "info", str(doc))
         if status == 200:
             return doc
         err = f"HTTP {status}: {doc.get('error', '')}".rstrip(": ")
         definite = read_only or 400 <= status < 500 or doc.get("outcome") == "failed"
-        raise _Done("fail" if definite else "info", err)
+        raise OpEnded("fail" if definite else "info", err)
 
     def _txn(self, ops: list, deadline: float, read_only: bool = False) -> dict:
         return self._http("POST", "/txn", {"ops": ops}, deadline, read_only)
@@ -96,7 +89,7 @@ class RaftWorkloadOps:
                 return out
             conflicts += 1
             if time.monotonic() >= deadline - 0.05:
-                raise _Done("fail", f"gave up after {conflicts} conflicting writes (compare false)")
+                raise OpEnded("fail", f"gave up after {conflicts} conflicting writes (compare false)")
 
     # -- protocol ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -117,34 +110,20 @@ class RaftWorkloadOps:
                 if all(v is not None for _f, _k, v in got.get("ops", [])):
                     return
                 last = f"accounts not initialized: {got.get('ops')}"
-            except _Done as e:
+            except OpEnded as e:
                 last = e.error
             time.sleep(0.25)
         raise EnvironmentProblem(f"raft bank setup on {self.client.node_name}: {last}")
 
     def invoke(self, op: dict) -> dict:
-        f = op.get("f")
-        done = dict(op)
-        done.pop("error", None)
         deadline = time.monotonic() + self.client.op_timeout_s
         handler = getattr(self, "_" + self.workload.replace("-", "_"))
-        try:
-            value = handler(f, op.get("value"), deadline)
-        except _Done as e:
-            done.update(type=e.typ, error=e.error)
-            if f in READ_FS:
-                done["value"] = _unobserved(self.workload, op.get("value"))
-            return done
-        except _Unsupported:
-            done.update(type="fail", error=f"unsupported op f={f!r} ({self.workload} on raft)")
-            return done
-        done.update(type="ok", value=value)
-        return done
+        return complete_op(op, handler, deadline, self.workload, "raft")
 
     # -- workloads ----------------------------------------------------------------------------
     def _multi_register(self, f, value, deadline):
         if not (isinstance(value, (list, tuple)) and len(value) == 2):
-            raise _Done("fail", f"multi-register value must be [key, v], got {value!r}")
+            raise OpEnded("fail", f"multi-register value must be [key, v], got {value!r}")
         k, v = value
         path = "/kv/" + quote(f"mr-{k}", safe="")
         if f == "read":
@@ -154,12 +133,12 @@ class RaftWorkloadOps:
             return [k, v]
         if f == "cas":
             if not (isinstance(v, (list, tuple)) and len(v) == 2):
-                raise _Done("fail", f"cas value must be [key, [from, to]], got {value!r}")
+                raise OpEnded("fail", f"cas value must be [key, [from, to]], got {value!r}")
             doc = self._http("POST", path + "/cas", {"from": v[0], "to": v[1]}, deadline, False)
             if doc.get("ok") is not True:
-                raise _Done("fail", f"cas: compare failed (value {doc.get('value')!r})")
+                raise OpEnded("fail", f"cas: compare failed (value {doc.get('value')!r})")
             return [k, v]
-        raise _Unsupported
+        raise UnsupportedOp
 
     def _set(self, f, value, deadline):
         if f == "add":
@@ -167,7 +146,7 @@ class RaftWorkloadOps:
             return value
         if f == "read":
             return sorted(self._get(SET_KEY, deadline) or [], key=repr)
-        raise _Unsupported
+        raise UnsupportedOp
 
     def _increment(self, key: str, delta: int, deadline: float) -> int:
         def attempt():
@@ -184,23 +163,23 @@ class RaftWorkloadOps:
             return value
         if f == "read":
             return self._get(COUNTER_KEY, deadline) or 0
-        raise _Unsupported
+        raise UnsupportedOp
 
     def _unique_ids(self, f, value, deadline):
         if f == "generate":
             return self._increment(IDS_KEY, 1, deadline)
-        raise _Unsupported
+        raise UnsupportedOp
 
     def _list_append(self, f, value, deadline):
         if f != "txn":
-            raise _Unsupported
+            raise UnsupportedOp
         doc = self._txn(value, deadline, read_only=all(m[0] == "r" for m in value))
         return [[mf, k, (v if v is not None else []) if mf == "r" else v]
                 for mf, k, v in doc.get("ops", [])]
 
     def _rw_register(self, f, value, deadline):
         if f != "txn":
-            raise _Unsupported
+            raise UnsupportedOp
         doc = self._txn(value, deadline, read_only=all(m[0] == "r" for m in value))
         return [list(m) for m in doc.get("ops", [])]
 
@@ -210,7 +189,7 @@ class RaftWorkloadOps:
             doc = self._txn([["r", account_key(a), None] for a in accounts], deadline, True)
             return {str(a): v for a, (_f, _k, v) in zip(accounts, doc.get("ops", []))}
         if f != "transfer":
-            raise _Unsupported
+            raise UnsupportedOp
         src, dst, amount = value["from"], value["to"], value["amount"]
         ka, kb = account_key(src), account_key(dst)
 
@@ -218,9 +197,9 @@ class RaftWorkloadOps:
             got = self._txn([["r", ka, None], ["r", kb, None]], deadline, True)["ops"]
             a, b = got[0][2], got[1][2]
             if a is None or b is None:
-                raise _Done("fail", f"account {src if a is None else dst} does not exist")
+                raise OpEnded("fail", f"account {src if a is None else dst} does not exist")
             if a - amount < 0 and not self.options.get("negative_balances", False):
-                raise _Done("fail", f"insufficient funds: account {src} has {a}, transfer of {amount}")
+                raise OpEnded("fail", f"insufficient funds: account {src} has {a}, transfer of {amount}")
             doc = self._txn([["cmp", ka, a], ["cmp", kb, b],
                              ["w", ka, a - amount], ["w", kb, b + amount]], deadline)
             return value if doc.get("ok") is not False else _CONFLICT
@@ -231,7 +210,7 @@ class RaftWorkloadOps:
             self._txn([["append", QUEUE_ITEMS, value]], deadline)
             return value
         if f != "dequeue":
-            raise _Unsupported
+            raise UnsupportedOp
 
         def attempt():
             got = self._txn([["r", QUEUE_HEAD, None], ["r", QUEUE_ITEMS, None]], deadline, True)["ops"]
@@ -244,25 +223,7 @@ class RaftWorkloadOps:
         return self._rmw(deadline, attempt)
 
 
-class _Unsupported(Exception):
-    pass
-
-
 _CONFLICT = object()
-#: ``f``s that observe a value: a failed one records that it saw nothing.
-READ_FS = ("read", "dequeue", "generate", "txn")
-
-
-def _unobserved(workload: str, value):
-    """What a failed or unknown op that observes something records: nothing observed (``None``;
-    ``[k, None]`` for a multi-register read; a txn keeps its invoke value)."""
-    if workload == "multi-register" and isinstance(value, (list, tuple)) and len(value) == 2:
-        return [value[0], None] if value[1] is None else list(value)
-    if workload in ("list-append", "rw-register"):
-        return value
-    return None
-
-
 def initial_balances(accounts: list, total: int) -> dict:
     """The total split evenly over the accounts, the remainder to the first ones."""
     n = len(accounts)
