@@ -20,14 +20,12 @@ leader that lost its majority go on leading, which is still safe) and the plante
 
 from __future__ import annotations
 
-import http.client
-import signal
-import time
 from typing import Any
 
 from harness.control.splitbrain_runtime import splitbrain_command
-from harness.errors import EnvironmentProblem, InputError
-from harness.targets.raft import RaftClient, RaftClientFactory
+from harness.errors import InputError
+from harness.targets.raft import RaftClientFactory
+from harness.targets.reference_store import ReferenceStoreDB
 
 __all__ = ["DEFAULTS", "PaxosDB", "PaxosClientFactory", "normalize_options"]
 
@@ -89,28 +87,15 @@ def normalize_options(options: dict | None) -> dict:
     return o
 
 
-def _name(node) -> str:
-    return node if isinstance(node, str) else node.name
-
-
-def _node(cluster, node):
-    if not isinstance(node, str):
-        return node
-    for n in cluster.nodes:
-        if n.name == node:
-            return n
-    raise InputError(f"paxos: unknown node {node!r}")
-
-
-class PaxosDB:
+class PaxosDB(ReferenceStoreDB):
     """Deploys one reference Multi-Paxos node per cluster node. Capabilities: kill/start,
-    pause/resume, primaries, log_files."""
+    pause/resume, primaries, log_files (:class:`~harness.targets.reference_store.ReferenceStoreDB`;
+    ready once one node leads, i.e. its phase 1 is done, and every node names it)."""
+
+    daemon = DAEMON
 
     def __init__(self, options: dict | None = None):
         self.options = normalize_options(options)
-
-    def data_dir(self, remote) -> str:
-        return f"{str(remote.node_dir).rstrip('/')}/data/paxos"
 
     def argv(self, cluster, node) -> list[str]:
         o = self.options
@@ -129,121 +114,6 @@ class PaxosDB:
         if o["bug"]:
             argv += ["--bug", o["bug"]]
         return argv
-
-    def _start(self, cluster, node) -> None:
-        remote = cluster.remote(node.name)
-        _python, env = splitbrain_command(remote, self.options["python"])
-        remote.start_daemon(DAEMON, self.argv(cluster, node), env=env or None)
-
-    # -- lifecycle ------------------------------------------------------------------------
-    def setup(self, cluster) -> None:
-        """Wipe each node's data dir, start every node, wait for a leader all nodes know."""
-        for node in cluster.nodes:
-            remote = cluster.remote(node.name)
-            if remote.daemon_pid(DAEMON) is not None:
-                remote.stop_daemon(DAEMON)
-            d = self.data_dir(remote)
-            remote.run(["rm", "-rf", d])
-            remote.run(["mkdir", "-p", d])
-        for node in cluster.nodes:
-            self._start(cluster, node)
-        self.wait_ready(cluster)
-
-    def wait_ready(self, cluster, timeout_s: float | None = None) -> None:
-        """Until one node leads (phase 1 done) and every node names it."""
-        limit = timeout_s or self.options["start_timeout_s"]
-        deadline = time.monotonic() + limit
-        errors: dict[str, str] = {}
-        while True:
-            statuses = {}
-            for node in cluster.nodes:
-                remote = cluster.remote(node.name)
-                if remote.daemon_pid(DAEMON) is None:
-                    raise EnvironmentProblem(f"paxos on {node.name} exited during startup; "
-                                             f"log tail: {self._log_tail(remote)}")
-                try:
-                    statuses[node.name] = self.client_for(node).status()
-                except (OSError, ValueError, http.client.HTTPException) as e:
-                    errors[node.name] = f"{type(e).__name__}: {e}"
-            leaders = {s.get("leader") for s in statuses.values()}
-            if len(statuses) == len(cluster.nodes) and len(leaders) == 1 and None not in leaders:
-                if statuses.get(next(iter(leaders)), {}).get("role") == "leader":
-                    return
-            if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"paxos: no leader known to every node after {limit:g} s "
-                                         f"(statuses {statuses}, errors {errors})")
-            time.sleep(0.1)
-
-    def teardown(self, cluster) -> None:
-        """Stop every node (a paused one is resumed first so it can exit). Keeps data."""
-        errors = []
-        for node in cluster.nodes:
-            try:
-                remote = cluster.remote(node.name)
-                if remote.daemon_pid(DAEMON) is not None:
-                    remote.signal_daemon(DAEMON, signal.SIGCONT)
-                    remote.stop_daemon(DAEMON)
-            except Exception as exc:  # noqa: BLE001 - stop the others, then report
-                errors.append(f"{node.name}: {exc}")
-        if errors:
-            raise EnvironmentProblem("paxos teardown: " + "; ".join(errors))
-
-    def kill(self, cluster, node) -> None:
-        """SIGKILL the node's process and wait until it is gone (no-op if not running)."""
-        remote = cluster.remote(_name(node))
-        if remote.daemon_pid(DAEMON) is None:
-            return
-        remote.signal_daemon(DAEMON, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while remote.daemon_pid(DAEMON) is not None:
-            if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"paxos on {_name(node)} still running 10 s after "
-                                         "SIGKILL")
-            time.sleep(0.02)
-
-    def start(self, cluster, node) -> None:
-        """Restart a killed node on its kept data (no-op when running; does not wait)."""
-        n = _node(cluster, node)
-        if cluster.remote(n.name).daemon_pid(DAEMON) is None:
-            self._start(cluster, n)
-
-    def pause(self, cluster, node) -> None:
-        cluster.remote(_name(node)).signal_daemon(DAEMON, signal.SIGSTOP)
-
-    def resume(self, cluster, node) -> None:
-        cluster.remote(_name(node)).signal_daemon(DAEMON, signal.SIGCONT)
-
-    def primaries(self, cluster) -> list[str]:
-        """Nodes whose ``/status`` says ``role: leader`` (unreachable nodes are skipped)."""
-        out = []
-        for node in cluster.nodes:
-            try:
-                st = self.client_for(node, timeout_s=1.0).status()
-            except (OSError, ValueError, http.client.HTTPException):
-                continue
-            if st.get("role") == "leader":
-                out.append(node.name)
-        return sorted(out)
-
-    def log_files(self) -> dict[str, str]:
-        """The node's log (stderr of the daemon), relative to the node dir."""
-        return {"paxos.log": f"logs/{DAEMON}.log"}
-
-    # -- helpers --------------------------------------------------------------------------
-    def client_for(self, node, timeout_s: float | None = None) -> RaftClient:
-        o = self.options
-        t = timeout_s or min(2.0, o["op_timeout_s"])
-        return RaftClient(node.ip, o["client_port"], key=o["key"], op_timeout_s=t,
-                          connect_timeout_s=min(t, o["connect_timeout_s"]), node_name=node.name)
-
-    def _log_tail(self, remote, lines: int = 20) -> str:
-        path = f"{str(remote.node_dir).rstrip('/')}/logs/{DAEMON}.log"
-        try:
-            res = remote.run(["tail", "-n", str(lines), path], check=False, timeout=10)
-        except Exception as exc:  # noqa: BLE001 - diagnostics only
-            return f"(cannot read {path}: {exc})"
-        rows = [r.strip() for r in str(res.stdout).splitlines() if r.strip()]
-        return " | ".join(rows[-4:]) + f" ({path})"
 
 
 class PaxosClientFactory(RaftClientFactory):

@@ -35,15 +35,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import signal
 import socket
 import time
 from typing import Any
 from urllib.parse import quote
 
 from harness.control.splitbrain_runtime import splitbrain_command
-from harness.errors import EnvironmentProblem, InputError
+from harness.errors import InputError
 from harness.targets.keepalive_http import KeepAliveConnections, NotSent
+from harness.targets.reference_store import ReferenceStoreDB
 
 __all__ = ["DEFAULTS", "RaftDB", "RaftClient", "RaftClientFactory", "normalize_options"]
 
@@ -101,46 +101,14 @@ def normalize_options(options: dict | None) -> dict:
     return o
 
 
-def _name(node) -> str:
-    return node if isinstance(node, str) else node.name
-
-
-def _each_node(cluster, fn, raise_first: bool = True) -> list[str]:
-    """``fn(node)`` for every node, in parallel. Every node is tried; with ``raise_first`` the
-    first error (in node order) is raised, else ``["n1: error", ...]`` is returned."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    nodes = list(cluster.nodes)
-    with ThreadPoolExecutor(max_workers=max(1, min(16, len(nodes)))) as pool:
-        futures = [(n, pool.submit(fn, n)) for n in nodes]
-    errors = []
-    for n, fut in futures:
-        exc = fut.exception()
-        if exc is not None:
-            if raise_first:
-                raise exc
-            errors.append(f"{n.name}: {exc}")
-    return errors
-
-
-def _node(cluster, node):
-    if not isinstance(node, str):
-        return node
-    for n in cluster.nodes:
-        if n.name == node:
-            return n
-    raise InputError(f"raft: unknown node {node!r}")
-
-
-class RaftDB:
+class RaftDB(ReferenceStoreDB):
     """Deploys one reference Raft node per cluster node. Capabilities: kill/start,
-    pause/resume, primaries, log_files."""
+    pause/resume, primaries, log_files (:class:`~harness.targets.reference_store.ReferenceStoreDB`)."""
+
+    daemon = DAEMON
 
     def __init__(self, options: dict | None = None):
         self.options = normalize_options(options)
-
-    def data_dir(self, remote) -> str:
-        return f"{str(remote.node_dir).rstrip('/')}/data/raft"
 
     def argv(self, cluster, node) -> list[str]:
         o = self.options
@@ -160,123 +128,9 @@ class RaftDB:
             argv += ["--bug", o["bug"]]
         return argv
 
-    def _start(self, cluster, node) -> None:
-        remote = cluster.remote(node.name)
-        _python, env = splitbrain_command(remote, self.options["python"])
-        remote.start_daemon(DAEMON, self.argv(cluster, node), env=env or None)
-
-    # -- lifecycle ------------------------------------------------------------------------
-    def setup(self, cluster) -> None:
-        """Wipe each node's data dir, start every node, wait for a leader all nodes know.
-
-        Nodes are prepared in parallel: on docker and ssh every command is a round trip."""
-        def prepare(node) -> None:
-            remote = cluster.remote(node.name)
-            if remote.daemon_pid(DAEMON) is not None:
-                remote.stop_daemon(DAEMON)
-            remote.run(["sh", "-c", 'rm -rf -- "$1" && mkdir -p -- "$1"', "sh", self.data_dir(remote)])
-            self._start(cluster, node)
-
-        _each_node(cluster, prepare)
-        self.wait_ready(cluster)
-
-    def wait_ready(self, cluster, timeout_s: float | None = None) -> None:
-        """Until one leader has committed in its term and every node names it."""
-        deadline = time.monotonic() + (timeout_s or self.options["start_timeout_s"])
-        last = {}
-        while True:
-            statuses = {}
-            for node in cluster.nodes:
-                try:
-                    statuses[node.name] = self.client_for(node).status()
-                    continue
-                except (OSError, ValueError, http.client.HTTPException) as e:
-                    last[node.name] = f"{type(e).__name__}: {e}"
-                # Not answering: did it exit? (Asked only then: on docker and ssh each check
-                # is a round trip through the node agent.)
-                remote = cluster.remote(node.name)
-                if remote.daemon_pid(DAEMON) is None:
-                    raise EnvironmentProblem(f"raft on {node.name} exited during startup; "
-                                             f"log tail: {self._log_tail(remote)}")
-            leaders = {s.get("leader") for s in statuses.values()}
-            if len(statuses) == len(cluster.nodes) and len(leaders) == 1 and None not in leaders:
-                lead = statuses.get(next(iter(leaders)), {})
-                if lead.get("role") == "leader" and lead.get("commit", 0) >= 1:
-                    return
-            if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"raft: no leader known to every node after "
-                                         f"{timeout_s or self.options['start_timeout_s']:g} s "
-                                         f"(statuses {statuses}, errors {last})")
-            time.sleep(0.1)
-
-    def teardown(self, cluster) -> None:
-        """Stop every node (a paused one is resumed first so it can exit). Keeps data."""
-        def stop(node) -> None:
-            remote = cluster.remote(node.name)
-            if remote.daemon_pid(DAEMON) is not None:
-                remote.signal_daemon(DAEMON, signal.SIGCONT)
-                remote.stop_daemon(DAEMON)
-
-        errors = _each_node(cluster, stop, raise_first=False)
-        if errors:
-            raise EnvironmentProblem("raft teardown: " + "; ".join(errors))
-
-    def kill(self, cluster, node) -> None:
-        """SIGKILL the node's process and wait until it is gone (no-op if not running)."""
-        remote = cluster.remote(_name(node))
-        if remote.daemon_pid(DAEMON) is None:
-            return
-        remote.signal_daemon(DAEMON, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while remote.daemon_pid(DAEMON) is not None:
-            if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"raft on {_name(node)} still running 10 s after SIGKILL")
-            time.sleep(0.02)
-
-    def start(self, cluster, node) -> None:
-        """Restart a killed node on its kept data (no-op when running; does not wait)."""
-        n = _node(cluster, node)
-        remote = cluster.remote(n.name)
-        if remote.daemon_pid(DAEMON) is None:
-            self._start(cluster, n)
-
-    def pause(self, cluster, node) -> None:
-        cluster.remote(_name(node)).signal_daemon(DAEMON, signal.SIGSTOP)
-
-    def resume(self, cluster, node) -> None:
-        cluster.remote(_name(node)).signal_daemon(DAEMON, signal.SIGCONT)
-
-    def primaries(self, cluster) -> list[str]:
-        """Nodes whose ``/status`` says ``role: leader`` (unreachable nodes are skipped)."""
-        out = []
-        for node in cluster.nodes:
-            try:
-                st = self.client_for(node, timeout_s=1.0).status()
-            except (OSError, ValueError, http.client.HTTPException):
-                continue
-            if st.get("role") == "leader":
-                out.append(node.name)
-        return sorted(out)
-
-    def log_files(self) -> dict[str, str]:
-        """The node's log (stderr of the daemon), relative to the node dir."""
-        return {"raft.log": f"logs/{DAEMON}.log"}
-
-    # -- helpers --------------------------------------------------------------------------
-    def client_for(self, node, timeout_s: float | None = None) -> "RaftClient":
-        o = self.options
-        t = timeout_s or min(2.0, o["op_timeout_s"])
-        return RaftClient(node.ip, o["client_port"], key=o["key"], op_timeout_s=t,
-                          connect_timeout_s=min(t, o["connect_timeout_s"]), node_name=node.name)
-
-    def _log_tail(self, remote, lines: int = 20) -> str:
-        path = f"{str(remote.node_dir).rstrip('/')}/logs/{DAEMON}.log"
-        try:
-            res = remote.run(["tail", "-n", str(lines), path], check=False, timeout=10)
-        except Exception as exc:  # noqa: BLE001 - diagnostics only
-            return f"(cannot read {path}: {exc})"
-        rows = [r.strip() for r in str(res.stdout).splitlines() if r.strip()]
-        return " | ".join(rows[-4:]) + f" ({path})"
+    def leader_ready(self, status: dict) -> bool:
+        """The leader has committed an entry of its term (its no-op), so it can serve reads."""
+        return status.get("role") == "leader" and status.get("commit", 0) >= 1
 
 
 #: Leader hints followed in a row before pausing (two stale hints can point at each other).
