@@ -53,17 +53,9 @@ class FileNemesis:
         """Restart every node we took down (the damage itself stays: see the module doc)."""
         if self.cluster is None or not self.down:
             return
-        errors = []
-        for n in sorted(self.down):
-            try:
-                self.db.start(self.cluster, n)
-                self.down.discard(n)
-            except Exception as e:  # noqa: BLE001
-                errors.append(f"{n}: {e}")
-        if errors:
-            from harness.errors import EnvironmentProblem
+        from nemesis.process import restart_down_nodes
 
-            raise EnvironmentProblem("file nemesis heal: " + "; ".join(errors))
+        restart_down_nodes(self.db, self.cluster, self.down, "file nemesis")
 
     def invoke(self, op: dict) -> dict:
         if self.cluster is None:

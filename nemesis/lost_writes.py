@@ -152,17 +152,9 @@ class LostWritesNemesis:
         """Restart every node this nemesis took down (the lost writes stay lost)."""
         if self.cluster is None or not self.down:
             return
-        errors = []
-        for n in sorted(self.down):
-            try:
-                self.db.start(self.cluster, n)
-                self.down.discard(n)
-            except Exception as e:  # noqa: BLE001 - try every node
-                errors.append(f"{n}: {e}")
-        if errors:
-            from harness.errors import EnvironmentProblem
+        from nemesis.process import restart_down_nodes
 
-            raise EnvironmentProblem("lost-writes nemesis heal: " + "; ".join(errors))
+        restart_down_nodes(self.db, self.cluster, self.down, "lost-writes nemesis")
 
     # ------------------------------------------------------------------ ops
     def invoke(self, op: dict) -> dict:

@@ -41,6 +41,22 @@ TARGETS = ("one", "minority", "majority", "primaries", "all")
 PAUSE_MODES = ("process", "container")
 
 
+def restart_down_nodes(db, cluster, down: set, who: str) -> None:
+    """``db.start`` every node in ``down`` (removing each that came back); every node is tried,
+    then one EnvironmentProblem names those that failed (``who``: the nemesis, for the message)."""
+    errors = []
+    for n in sorted(down):
+        try:
+            db.start(cluster, n)
+            down.discard(n)
+        except Exception as e:  # noqa: BLE001 - try every node
+            errors.append(f"{n}: {e}")
+    if errors:
+        from harness.errors import EnvironmentProblem
+
+        raise EnvironmentProblem(f"{who} heal: " + "; ".join(errors))
+
+
 def pick_nodes(spec: str, nodes: Sequence[str], rng: random.Random,
                primaries: Iterable[str] = ()) -> list[str]:
     """The nodes a target spec names (pure; ``primaries`` must be given for that spec).
