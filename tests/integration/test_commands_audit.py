@@ -179,7 +179,11 @@ def test_the_redis_audit_finds_lost_acknowledged_adds_through_the_cli(tmp_path):
 #: linearizable; serializable reads answer from a node's local state, so under partitions they
 #: return stale values. With values 0..1000 a stale read rarely matches a write whose outcome is
 #: unknown, and with a partition every 2 s the checker caught one in each of 10 such 12 s runs
-#: (5 seeds x 2 targets; docs/auditing.md has the figures).
+#: (5 seeds x 2 targets; docs/auditing.md has the figures) -- but not in every run: a run whose
+#: partitions happen to cut no read off stays valid (seen once in CI-like conditions). So a
+#: target gets up to SEEDS runs to show the expected verdict (a run that is valid or, rarely,
+#: unknown is followed by the next seed), and a quorum-read run must be valid at once.
+SEEDS = (11, 12, 13)
 ETCD_CASES = {
     "linearizable": (["--nemesis", "partition,kill", "--time-limit", "10"], (0, True)),
     "serializable": (["--nemesis", "partition", "--nemesis-option", "interval=2",
@@ -201,18 +205,26 @@ def test_etcd_through_commands_gives_the_verdict_of_the_builtin_target(tmp_path,
         audit = tmp_path / "etcd-serializable.yaml"
         audit.write_text(text.replace(old, "client-options: {key: r, op_timeout_s: 4, serializable: true}"))
         builtin += ["--db-option", "serializable=true"]
-    common = ["--workload", "register", "--nodes", "n1,n2,n3", "--seed", "11"] + extra
     verdicts = {}
     for label, args in {"commands": [str(audit)], "builtin": builtin}.items():
-        store = tmp_path / label
-        res = subprocess.run(CLI + ["test"] + args + common + ["--store", str(store)],
-                             capture_output=True, text=True, timeout=600)
-        assert res.returncode in (0, 1, 2), res.stderr[-2000:]
-        run = next(store.glob("*/latest")).resolve()
-        assert (run / "results.json").exists(), (res.returncode, res.stdout, res.stderr[-3000:])
-        results = _results(store)
-        assert "etcd.log" in os.listdir(run / "nodes" / "n1")
-        test_yaml = (run / "test.yaml").read_text()
-        assert ("serializable: true" in test_yaml) is (reads == "serializable")
-        verdicts[label] = (res.returncode, results["valid"])
+        tried = []
+        for seed in SEEDS:
+            common = ["--workload", "register", "--nodes", "n1,n2,n3", "--seed", str(seed)] + extra
+            store = tmp_path / f"{label}-{seed}"
+            res = subprocess.run(CLI + ["test"] + args + common + ["--store", str(store)],
+                                 capture_output=True, text=True, timeout=600)
+            assert res.returncode in (0, 1, 2), res.stderr[-2000:]
+            run = next(store.glob("*/latest")).resolve()
+            assert (run / "results.json").exists(), (res.returncode, res.stdout, res.stderr[-3000:])
+            results = _results(store)
+            assert "etcd.log" in os.listdir(run / "nodes" / "n1")
+            test_yaml = (run / "test.yaml").read_text()
+            assert ("serializable: true" in test_yaml) is (reads == "serializable")
+            tried.append((res.returncode, results["valid"]))
+            if reads == "linearizable":
+                assert tried[-1] == expected, (label, seed, tried)
+                break
+            if tried[-1] == expected:
+                break
+        verdicts[label] = tried[-1]
     assert verdicts["commands"] == verdicts["builtin"] == expected, verdicts
