@@ -1,8 +1,8 @@
-"""Build the optional native core of the linearizability checker.
+"""Build the optional native cores of the linearizability and Elle checkers.
 
-Everything else is configured in pyproject.toml. The extension is ``optional``: when no C compiler
-or Python headers are available the install still succeeds, and the checker uses its pure-Python
-search (same verdicts, slower).
+Everything else is configured in pyproject.toml. The extensions are ``optional``: when no C
+compiler or Python headers are available the install still succeeds, and the checkers use their
+pure-Python code (same verdicts, slower).
 """
 
 from setuptools import Extension, setup
@@ -14,6 +14,12 @@ setup(
             sources=["checkers/linearizable/_wgl.c"],
             extra_compile_args=["-O2"],
             optional=True,
-        )
+        ),
+        Extension(
+            "checkers.elle._elle",
+            sources=["checkers/elle/_elle.c"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
     ]
 )

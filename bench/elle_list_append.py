@@ -1,13 +1,15 @@
 """Benchmark: check a generated list-append history of 100,000 transactions with Elle's checker.
 
     python bench/elle_list_append.py [--txns 100000] [--procs 20] [--mops 4] [--seed 0]
+                                     [--pure-python]
 
 The history comes from a simulated strict-serializable store: 20 processes each invoke a
 transaction (4 micro-ops over rotating keys, from :mod:`workloads.list_append`), and each
 transaction takes effect atomically when it completes, so invocations overlap but the history is
 valid. We print transactions/second, seconds (wall and CPU: the machine may be shared) and peak
 memory (tracemalloc over the check, plus the process's max RSS). Goal (issue 6): under 20 s
-and 2 GB.
+and 2 GB. The checker runs its hot loops in C (``checkers/elle/_elle.c``) when the extension is
+built; ``--pure-python`` times the pure-Python code instead (same results).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from checkers.elle import ElleListAppendChecker  # noqa: E402
+from checkers.elle import ElleListAppendChecker, native  # noqa: E402
 from workloads.list_append import ListAppendWorkload  # noqa: E402
 
 
@@ -68,7 +70,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--consistency-model", default="strict-serializable")
     ap.add_argument("--tracemalloc", action="store_true", help="also measure the check's peak")
+    ap.add_argument("--pure-python", action="store_true",
+                    help="switch the C core off (checkers/elle/_elle.c)")
     args = ap.parse_args(argv)
+    if args.pure_python:
+        native.core = None
     t0 = time.perf_counter()
     history = generate(args.txns, args.procs, args.mops, args.seed)
     gen_s = time.perf_counter() - t0
@@ -83,6 +89,8 @@ def main(argv=None) -> int:
     print(f"history: {args.txns} txns, {len(history)} ops, {args.procs} processes, "
           f"{args.mops} micro-ops/txn (generated in {gen_s:.1f} s)")
     print(f"valid: {result['valid']}  anomaly_types: {result['anomaly_types']}")
+    print(f"core: {'C (checkers/elle/_elle.c)' if native.core is not None else 'pure Python'}"
+          + ("" if native.AVAILABLE else " (the C extension is not built)"))
     print(f"check: {secs:.2f} s = {args.txns / secs:,.0f} txn/s "
           f"(CPU {cpu:.2f} s = {args.txns / cpu:,.0f} txn/s of CPU)")
     print(f"memory: process max RSS {rss_kb / 1024:.0f} MiB "

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from itertools import chain
 
+from . import native
+
 WW, WR, RW, PROCESS, REALTIME = 1, 2, 4, 8, 16
 DATA = WW | WR | RW
 LABELS = {WW: "ww", WR: "wr", RW: "rw", PROCESS: "process", REALTIME: "realtime"}
@@ -95,6 +97,10 @@ def realtime_reduction(txns) -> list[tuple[int, int]]:
 
 def add_realtime_edges(g: Graph, txns) -> None:
     """The edges of :func:`realtime_reduction`, added as they are found."""
+    c = native.core
+    if c is not None and type(g.out) is list and len(g.out) >= len(txns):
+        if c.realtime_edges(txns, g.out, REALTIME):
+            return
     out = g.out
     frontier: set[int] = set()
     preds: dict[int, tuple] = {}
@@ -119,6 +125,9 @@ def _trim(g: Graph) -> list[int] | None:
     outgoing edge; neither can be in a cycle. A valid history's graph is a DAG and vanishes
     entirely, so the Tarjan pass (several times dearer per edge) only runs on what remains.
     """
+    c = native.core
+    if c is not None and type(g.out) is list and len(g.out) == g.n:
+        return c.trim(g.out)
     n = g.n
     out = g.out
     indeg = [0] * n

@@ -17,12 +17,17 @@ from __future__ import annotations
 
 from harness.errors import InputError
 
+from . import native
+
 INFINITY = float("inf")
 
 
 class Txn:
     """One transaction: ``id`` (dense, 0..n-1), ``index`` (the completion's op index, how it is
-    named in explanations), ``type`` (ok/info/fail), ``process``, ``mops``, positions."""
+    named in explanations), ``type`` (ok/info/fail), ``process``, ``mops``, positions.
+
+    The C core (``_elle.make_txns``) fills the slots itself, as ``__init__`` does: keep
+    ``__init__`` to these plain assignments (tests/unit/test_elle_native.py compares both)."""
 
     __slots__ = ("id", "index", "type", "process", "mops", "invoke_pos", "complete_pos", "op")
 
@@ -71,6 +76,11 @@ def parse_mops(op: dict, kinds: dict, completed: bool) -> list[tuple]:
     if not isinstance(value, list):
         raise InputError(f"op {op.get('index')}: a transaction's value must be a list of "
                          f"micro-ops like [\"r\", \"x\", null], got {_short(value)}")
+    c = native.core
+    if c is not None:
+        out = c.fast_mops(value, kinds)  # None: some micro-op needs the checks below
+        if out is not None:
+            return out
     out = []
     append = out.append
     scalar = _SCALAR_TYPES
@@ -135,9 +145,11 @@ def _shape(value):
         return None
 
 
-def transactions(history: list[dict], kinds: dict, reads: tuple = ("r",)) -> list[Txn]:
-    """Pair a history's client ops into :class:`Txn` s (nemesis ops and ops whose ``f`` is not a
-    transaction are skipped; Elle ignores ``f``, and so do we unless it is a nemesis op)."""
+def _pair(history):
+    """``(done, pending)``: completions paired with invokes, in completion order, as
+    ``(invoke_pos, complete_pos, invoke_op | None, completion_op)``; the invokes still pending,
+    per process, as ``(pos, op)``. (``_elle.pair`` gives the same when no process has two
+    invokes in flight.)"""
     pending: dict = {}  # process -> list of (pos, op)
     done = []  # (invoke_pos, complete_pos, invoke_op | None, completion_op)
     for pos, op in enumerate(history):
@@ -165,25 +177,46 @@ def transactions(history: list[dict], kinds: dict, reads: tuple = ("r",)) -> lis
             done.append((pos, pos, None, op))
         else:
             done.append((inv[0], pos, inv[1], op))
+    return done, pending
+
+
+def transactions(history: list[dict], kinds: dict, reads: tuple = ("r",)) -> list[Txn]:
+    """Pair a history's client ops into :class:`Txn` s (nemesis ops and ops whose ``f`` is not a
+    transaction are skipped; Elle ignores ``f``, and so do we unless it is a nemesis op)."""
+    c = native.core
+    paired = c.pair(history) if c is not None and type(history) is list else None
+    if paired is not None:
+        done, pending = paired
+    else:
+        done, pending = _pair(history)
     # ``done`` is in completion order already; the never-completed come last, by invocation.
     done.extend(sorted((ipos, INFINITY, inv, None) for queue in pending.values()
                        for ipos, inv in queue))
-    txns: list[Txn] = []
-    for ipos, cpos, inv, comp in done:
-        if comp is None or comp.get("type") == "info":
-            src = inv if inv is not None else comp
-            mops = parse_mops(src, kinds, completed=False)
-            # An info transaction observed nothing: keep its writes, blank its reads.
-            mops = [(f, k, None) if f in reads else (f, k, v) for f, k, v in mops]
-            ttype = "info"
-            base = comp if comp is not None else inv
-            cpos = INFINITY
-        else:
-            mops = parse_mops(comp, kinds, completed=comp.get("type") == "ok")
-            ttype = comp.get("type")
-            base = comp
-        index = base.get("index")
-        if index is None:
-            index = cpos if cpos != INFINITY else ipos
-        txns.append(Txn(len(txns), index, ttype, base.get("process"), mops, ipos, cpos, base))
-    return txns
+    if c is not None:
+        return c.make_txns(done, kinds, Txn, lambda i, entry: _txn(i, entry, kinds, reads))
+    return [_txn(i, entry, kinds, reads) for i, entry in enumerate(done)]
+
+
+def _txn(i, entry, kinds, reads):
+    """Txn number ``i`` of ``(invoke_pos, complete_pos, invoke_op | None, completion_op)``."""
+    ipos, cpos, inv, comp = entry
+    if comp is None or comp.get("type") == "info":
+        src = inv if inv is not None else comp
+        mops = parse_mops(src, kinds, completed=False)
+        # An info transaction observed nothing: keep its writes, blank its reads.
+        mops = [(f, k, None) if f in reads else (f, k, v) for f, k, v in mops]
+        ttype = "info"
+        base = comp if comp is not None else inv
+        cpos = INFINITY
+    else:
+        mops = parse_mops(comp, kinds, completed=comp.get("type") == "ok")
+        ttype = comp.get("type")
+        base = comp
+    index = base.get("index")
+    if index is None:
+        index = cpos if cpos != INFINITY else ipos
+    return Txn(i, index, ttype, base.get("process"), mops, ipos, cpos, base)
+
+
+if native.AVAILABLE:
+    native._elle.set_txn_type(Txn)  # the C core reads Txn's slots directly

@@ -19,6 +19,7 @@ function you can test alone:
 
 from __future__ import annotations
 
+from . import native
 from .graph import RW, WR, WW, Graph
 
 KINDS = {"r": "list", "append": "scalar"}
@@ -45,6 +46,10 @@ def unique_append_errors(txns, writers=None):
     """Each element is appended to a key at most once (the checker relies on it). A dict passed
     as ``writers`` is filled with ``(key, element) -> txn id``."""
     seen = {} if writers is None else writers
+    c = native.core
+    if c is not None:
+        dup = c.unique_appends(txns, seen)  # None, or (key, element, first id, txn)
+        return None if dup is None else _dup_message(txns, *dup)
     first = seen.setdefault
     for t in txns:
         tid = t.id
@@ -57,9 +62,17 @@ def unique_append_errors(txns, writers=None):
     return None
 
 
+def _dup_message(txns, k, v, other, t):
+    return (f"value {v!r} appended to key {k!r} more than once "
+            f"(ops {txns[other].index} and {t.index})")
+
+
 def repeated_key_txns(txns):
     """The transactions with two or more micro-ops on one key: only they can disagree with
     themselves, read their own future, write an intermediate state or lose an update."""
+    c = native.core
+    if c is not None:
+        return c.repeated_key_txns(txns)
     return [t for t in txns if len(t.mops) > 1 and len({m[1] for m in t.mops}) < len(t.mops)]
 
 
@@ -120,6 +133,11 @@ def self_cases(txns, multi):
     """:func:`internal_cases`, :func:`future_read_cases`, :func:`g1b_cases` and
     :func:`lost_update_cases` (of the non-failed) in one pass over ``multi``
     (:func:`repeated_key_txns` of ``txns``): the same cases, in the same order."""
+    c = native.core
+    if c is not None:
+        internal, future, inter, groups = c.self_cases(multi)
+        return {"internal": internal, "future-read": future, "G1b": _g1b_from(inter, txns),
+                "lost-update": _lost_update_from(groups)}
     internal, future, inter, groups = [], [], {}, {}
     for t in multi:
         ok = t.type == "ok"
@@ -213,6 +231,9 @@ def _g1b_from(inter, txns):
     """Reads of ``txns`` ending at an intermediate element (``(key, element) -> writer txn``)."""
     if not inter:
         return []
+    c = native.core
+    if c is not None and type(inter) is dict:
+        return c.g1b_from(inter, txns)
     cases = []
     get = inter.get
     for t in txns:
@@ -230,6 +251,9 @@ def _g1b_from(inter, txns):
 def _first_duplicate_at(svs):
     """key -> length of the shortest read of it with a repeated element (None: no such read),
     for the keys whose reads are all prefixes of the longest one; other keys are left out."""
+    c = native.core
+    if c is not None and type(svs) is dict:
+        return c.first_duplicate_at(svs)
     out = {}
     for k, values in svs.items():
         if any(b[: len(a)] != a for a, b in zip(values, values[1:])):
@@ -273,6 +297,24 @@ def duplicate_cases(possible, svs=None):
 def sorted_values(possible):
     """key -> distinct non-empty values read, shortest first; a key with exactly one append and
     no read gets that single state."""
+    c = native.core
+    if c is not None:
+        values, appends = c.read_values(possible, _TOO_MANY)
+    else:
+        values, appends = _read_values(possible)
+    return _sorted_values(values, appends)
+
+
+def _sorted_values(values, appends):
+    for k, v in appends.items():
+        if v is not _TOO_MANY and k not in values:
+            values[k] = {(v,)}
+    return {k: sorted(s, key=len) for k, s in values.items()}
+
+
+def _read_values(possible):
+    """key -> set of the distinct non-empty reads; key -> its one appended element (or
+    ``_TOO_MANY``)."""
     values: dict = {}
     appends: dict = {}
     for t in possible:
@@ -286,16 +328,17 @@ def sorted_values(possible):
                         s.add(v)
             else:
                 appends[k] = v if k not in appends else _TOO_MANY
-    for k, v in appends.items():
-        if v is not _TOO_MANY and k not in values:
-            values[k] = {(v,)}
-    return {k: sorted(s, key=len) for k, s in values.items()}
+    return values, appends
 
 
 _TOO_MANY = object()
 
 
 def incompatible_orders(svs):
+    """Keys whose reads are not all prefixes of one another: the first such pair per key."""
+    c = native.core
+    if c is not None and type(svs) is dict:
+        return c.incompatible_orders(svs)
     cases = []
     for k, values in svs.items():
         for a, b in zip(values, values[1:]):
@@ -307,6 +350,9 @@ def incompatible_orders(svs):
 
 def version_orders(svs):
     """key -> (elements in order, element -> position), from the longest read."""
+    c = native.core
+    if c is not None and type(svs) is dict:
+        return c.version_orders(svs)
     out = {}
     for k, values in svs.items():
         longest = values[-1]
@@ -439,6 +485,11 @@ def dependency_graph(txns, possible, orders, writes=None) -> tuple[Graph, Analys
             for f, k, v in t.mops:
                 if f == "append":
                     writes[(k, v)] = t.id
+    c = native.core
+    if c is not None and type(writes) is dict and type(orders) is dict:
+        g = Graph(len(txns))
+        reads = c.dependency_edges(possible, g.out, writes, orders, INITIAL, WW, WR, RW)
+        return g, Analysis(txns, orders, writes, reads)
     reads: dict = {}
     rget = reads.get
     for t in possible:
