@@ -101,6 +101,15 @@ def random_bridge(nodes: Sequence[str], rng: random.Random) -> Grudge:
     return bridge(shuffled)
 
 
+def bridge_at(nodes: Sequence[str], node: str, rng: random.Random) -> Grudge:
+    """A bridge whose bridge node is ``node`` (e.g. the primary: the one node that still
+    reaches both halves), the other nodes split at random into the two halves."""
+    others = [n for n in nodes if n != node]
+    rng.shuffle(others)
+    half = len(others) // 2
+    return bridge([*others[:half], node, *others[half:]])
+
+
 def invert(nodes: Iterable[str], conns: Mapping[str, Iterable[str]]) -> Grudge:
     """From ``{node: nodes it IS connected to}`` to a grudge (nodes it is NOT connected to)."""
     universe = set(nodes)
@@ -219,11 +228,12 @@ def random_components(nodes: Sequence[str], rng: random.Random) -> Grudge:
 
 
 KINDS = ("random-halves", "halves", "one", "majorities-ring", "bridge", "primaries",
-         "one-way", "random")
+         "primary-bridge", "one-way", "random")
 
 
 def for_kind(kind: str, nodes: Sequence[str], rng: random.Random) -> Grudge:
-    """The grudge of a partition kind (``primaries`` needs the primaries: use :func:`isolate`)."""
+    """The grudge of a partition kind (``primaries`` and ``primary-bridge`` need the primaries:
+    use :func:`isolate` and :func:`bridge_at`)."""
     if kind == "random-halves":
         return random_halves(nodes, rng)
     if kind == "halves":

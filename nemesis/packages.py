@@ -25,7 +25,16 @@ Names accepted by ``--nemesis`` (comma-separated; ``none`` for no faults; ``all`
 - ``files``: truncate or corrupt a data file of a killed node (not in ``all``: a store
   without checksums may rightly lose data to it);
 - ``lost-writes``: kill nodes and roll their data files back to the last fsync, as a power cut
-  does (option ``lost-writes-targets``, default ``one``; :mod:`nemesis.lost_writes`).
+  does (option ``lost-writes-targets``, default ``one``; :mod:`nemesis.lost_writes`);
+- ``vote-crash``: while on, kill a node just after it logs a granted vote and restart it at
+  once (options ``vote-crash-p``, the chance per vote, default 1;
+  ``vote-crash-delay-ms``, the longest wait before the kill, default 6; ``vote-crash-down-ms``,
+  the longest time the node stays down, default 0; ``vote-crash-bridge``, true to cut the
+  network into a bridge around the primary at each start; local backend and the
+  reference raft store only; :mod:`nemesis.vote_crash`);
+- ``membership``: remove random voters from the consensus group (a majority of the nodes stays
+  voters) and add them back, through the target's ``remove_member``/``add_member`` (the raft
+  target only; not in ``all``; :mod:`nemesis.membership`).
 
 ``interval`` (seconds, default 5) is the time between a fault's start and its stop and between
 two faults of one kind.
@@ -42,7 +51,8 @@ from harness.errors import EnvironmentProblem, InputError
 
 log = logging.getLogger("splitbrain.nemesis")
 
-NEMESES = ("partition", "kill", "pause", "clock", "packet", "files", "lost-writes")
+NEMESES = ("partition", "kill", "pause", "clock", "packet", "files", "lost-writes", "vote-crash",
+           "membership")
 ALL = ("partition", "kill", "pause", "clock", "packet")
 DEFAULT_INTERVAL_S = 5.0
 PACKET_BEHAVIOURS = {
@@ -53,7 +63,8 @@ PACKET_BEHAVIOURS = {
     "rate": ({"rate": "1mbit"},),
 }
 OPTION_KEYS = {"interval", "partition", "kill-targets", "pause-targets", "clock-targets",
-               "clock-max-skew", "packet", "files-targets", "pause-mode", "lost-writes-targets"}
+               "clock-max-skew", "packet", "files-targets", "pause-mode", "lost-writes-targets",
+               "vote-crash-p", "vote-crash-delay-ms", "vote-crash-down-ms", "vote-crash-bridge"}
 
 
 @dataclass
@@ -195,10 +206,36 @@ def make_nemesis_package(names, options: dict, rng: random.Random) -> NemesisPac
             behaviours = DEFAULT_BEHAVIOURS if which == "mixed" else PACKET_BEHAVIOURS[which]
             parts[name] = PacketNemesis(rng, behaviours)
             start, stop = START, STOP
+        elif name == "membership":
+            from nemesis.membership import START, STOP, MembershipNemesis
+
+            parts[name] = MembershipNemesis(rng)
+            start, stop = START, STOP
         elif name == "lost-writes":
             from nemesis.lost_writes import START, STOP, LostWritesNemesis
 
             parts[name] = LostWritesNemesis(rng, _option(options, "lost-writes-targets", "one", TARGETS))
+            start, stop = START, STOP
+        elif name == "vote-crash":
+            from nemesis.vote_crash import START, STOP, VoteCrashNemesis
+
+            p = _option(options, "vote-crash-p", 1.0, float)
+            if p > 1:
+                raise InputError(f"nemesis-options: vote-crash-p: must be at most 1, got {p!r}")
+            down = options.get("vote-crash-down-ms", 0)
+            if isinstance(down, bool) or not isinstance(down, (int, float)) or down < 0:
+                raise InputError(f"nemesis-options: vote-crash-down-ms: must be a number >= 0, "
+                                 f"got {down!r}")
+            bridge = options.get("vote-crash-bridge", False)
+            if not isinstance(bridge, bool):
+                raise InputError(f"nemesis-options: vote-crash-bridge: expected true or false, "
+                                 f"got {bridge!r}")
+            if bridge and "partition" in names:
+                raise InputError("nemesis-options: vote-crash-bridge: makes its own partitions; "
+                                 "do not combine it with the partition nemesis")
+            parts[name] = VoteCrashNemesis(rng, probability=p,
+                                           delay_ms=_option(options, "vote-crash-delay-ms", 6.0, float),
+                                           down_ms=float(down), bridge=bridge)
             start, stop = START, STOP
         else:  # files
             from nemesis.files import START, STOP, FileNemesis

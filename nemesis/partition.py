@@ -42,8 +42,10 @@ class PartitionNemesis:
     """Applies grudges with iptables. ``kind`` is how ``start-partition`` picks one when the op
     does not carry it: ``random-halves`` (default), ``halves``, ``one``, ``majorities-ring``,
     ``bridge`` (random bridge node), ``one-way`` (half B drops half A), ``random`` (2 or more
-    random groups) or ``primaries`` (isolate ``db.primaries(cluster)``; falls
-    back to one random node when the db cannot say, and the op's ``error`` says so)."""
+    random groups), ``primaries`` (isolate ``db.primaries(cluster)``; falls
+    back to one random node when the db cannot say, and the op's ``error`` says so) or
+    ``primary-bridge`` (a bridge whose bridge node is the primary; a random bridge node when
+    the db cannot say, and the op's ``error`` says so)."""
 
     fs = frozenset({START, STOP})
 
@@ -125,6 +127,13 @@ class PartitionNemesis:
             else:
                 grudge = G.one(nodes, self.rng)
                 note = f"primaries unknown ({why}); isolated a random node instead"
+        elif self.kind == "primary-bridge":
+            prim, why = self._primaries()
+            if prim:
+                grudge = G.bridge_at(nodes, prim[0], self.rng)
+            else:
+                grudge = G.random_bridge(nodes, self.rng)
+                note = f"primaries unknown ({why}); a random bridge node instead"
         else:
             grudge = G.for_kind(self.kind, nodes, self.rng)
         failures = self.apply(grudge)

@@ -23,11 +23,13 @@ name            what the store does wrong                                    wha
                                                                              reads never see them.
 ``forget-vote`` votedFor is not persisted (term is): a node that restarts     two leaders in one term, when a
                 can vote twice in one term.                                   voter crashes right after its vote
-                                                                             and is back before that election
-                                                                             ends: the simulator's vote-crash
-                                                                             fault finds it; random kills of
-                                                                             real processes do not
-                                                                             (docs/nemeses.md).
+                                                                             and a rival candidate of that term
+                                                                             asks it again: the ``vote-crash``
+                                                                             nemesis with
+                                                                             ``vote-crash-bridge`` on real
+                                                                             processes, the simulator's
+                                                                             ``--vote-crash``; random kills do
+                                                                             not (docs/nemeses.md).
 ==============  ===========================================================  ==================================
 
 Reference Multi-Paxos (``splitbrain node paxos``, :mod:`reference_impl.paxos`;

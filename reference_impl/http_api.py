@@ -8,6 +8,8 @@ Routes (DESIGN.md, "Reference implementations"); ``backend`` implements them:
 ``POST /kv/<key>/cas`` ``{"from","to"}``  ``backend.cas(key, from, to)``
 ``POST /txn`` ``{"ops": [...]}``       ``backend.txn(ops)``
 ``GET /status``                        ``backend.status()``
+``POST /admin/members`` ``{"add": id}``  ``backend.members(doc)`` (also ``{"remove": id}``; only
+                                       backends with a ``members`` method, else 404)
 =====================================  ===========================================================
 
 Each backend method is a coroutine returning ``(http_status, json_body)``. Every answer body says
@@ -48,6 +50,13 @@ async def route(backend: Any, method: str, path: str, body: bytes) -> tuple[int,
         if method != "GET":
             return _bad("use GET /status", 405)
         return 200, backend.status()
+    if path == "/admin/members":
+        members = getattr(backend, "members", None)
+        if members is None:
+            return _bad("this store cannot change its membership", 404)
+        if method != "POST":
+            return _bad("use POST /admin/members", 405)
+        return await members(doc)
     if path == "/txn":
         if method != "POST":
             return _bad("use POST /txn", 405)

@@ -10,6 +10,8 @@ Commands are plain JSON-able dicts (they travel in log entries):
 command                                                result
 =====================================================  ==============================================
 ``{"op": "noop"}``                                     ``None`` (a new leader's first entry)
+``{"op": "config", "voters": [...]}``                  ``None`` (a Raft membership change: the
+                                                       core acts on it, the data is untouched)
 ``{"op": "get", "key": k}``                            ``{"value": v, "found": bool}``
 ``{"op": "put", "key": k, "value": v}``                ``{"ok": True}``
 ``{"op": "cas", "key": k, "from": a, "to": b}``        ``{"ok": bool, "value": current before}``;
@@ -86,7 +88,7 @@ class KVStateMachine:
             return {"error": f"not a command: {cmd!r}"}
         op = cmd.get("op")
         try:
-            if op == "noop":
+            if op in ("noop", "config"):
                 return None
             if op == "get":
                 found, v = self.get(cmd["key"])

@@ -1,7 +1,8 @@
 """raft target: deploy the reference Raft store (``splitbrain node raft``) and talk to it.
 
 ``RaftDB(options)`` is the DB half (setup, teardown, kill/start, pause/resume, primaries,
-log_files); ``RaftClientFactory(options)`` opens clients on the HTTP API: register clients,
+log_files, and membership changes: ``remove_member``/``add_member``, used by the ``membership``
+nemesis); ``RaftClientFactory(options)`` opens clients on the HTTP API: register clients,
 or, after ``use_workload(w)``, clients of any workload in
 :data:`harness.targets.raft_workloads.SUPPORTED` (how each maps to the API is documented there). Options
 (:data:`DEFAULTS`; unknown keys and ill-typed values raise InputError): ports, timeouts, the
@@ -101,9 +102,16 @@ def normalize_options(options: dict | None) -> dict:
     return o
 
 
+#: How long a membership change may take, retries included (an election may be going on).
+MEMBER_CHANGE_TIMEOUT_S = 15.0
+
+
 class RaftDB(ReferenceStoreDB):
     """Deploys one reference Raft node per cluster node. Capabilities: kill/start,
-    pause/resume, primaries, log_files (:class:`~harness.targets.reference_store.ReferenceStoreDB`)."""
+    pause/resume, primaries, log_files
+    (:class:`~harness.targets.reference_store.ReferenceStoreDB`), remove_member/add_member
+    (single-server membership changes, ``POST /admin/members``) and vote_log (for the
+    vote-crash nemesis)."""
 
     daemon = DAEMON
 
@@ -128,9 +136,60 @@ class RaftDB(ReferenceStoreDB):
             argv += ["--bug", o["bug"]]
         return argv
 
+    def vote_log(self, cluster, node) -> tuple[str, str]:
+        """Where and how the node logs a granted vote (for the vote-crash nemesis): its log
+        file, as a path on the node, and a pattern whose groups are the candidate and the term."""
+        n = self._node(cluster, node)
+        remote = cluster.remote(n.name)
+        return (f"{str(remote.node_dir).rstrip('/')}/logs/{self.daemon}.log",
+                r": voted for (\S+) in term (\d+)")
+
     def leader_ready(self, status: dict) -> bool:
         """The leader has committed an entry of its term (its no-op), so it can serve reads."""
         return status.get("role") == "leader" and status.get("commit", 0) >= 1
+
+    # -- membership ---------------------------------------------------------------------
+    def remove_member(self, cluster, node) -> list[str]:
+        """Make ``node`` a non-voter (it keeps receiving the log); returns the voters once the
+        change committed. Raises EnvironmentProblem when no leader did it within
+        :data:`MEMBER_CHANGE_TIMEOUT_S` seconds."""
+        return self._change_members(cluster, "remove", node)
+
+    def add_member(self, cluster, node) -> list[str]:
+        """Make ``node`` a voter again; returns the voters once the change committed (at once
+        when it already is one)."""
+        return self._change_members(cluster, "add", node)
+
+    def _change_members(self, cluster, verb: str, node) -> list[str]:
+        """``POST /admin/members {verb: name}`` through any live node (409s lead to the leader),
+        retried while the answer is a definite "not now" (no leader, an earlier change not
+        committed yet) or a doubt (a retry of a committed change is a no-op)."""
+        from harness.errors import EnvironmentProblem
+
+        name = self._node(cluster, node).name
+        deadline = time.monotonic() + MEMBER_CHANGE_TIMEOUT_S
+        nodes = list(cluster.nodes)
+        attempt, last = 0, "no answer"
+        while True:
+            entry = nodes[attempt % len(nodes)]
+            attempt += 1
+            client = self.client_for(entry, timeout_s=self.options["op_timeout_s"])
+            try:
+                kind, status, doc = client._call(
+                    "POST", "/admin/members", {verb: name},
+                    deadline=min(deadline, time.monotonic() + self.options["op_timeout_s"]))
+            finally:
+                client.close()
+            if kind == "answer" and status == 200 and isinstance(doc.get("voters"), list):
+                return sorted(doc["voters"])
+            if kind == "answer" and status == 400:
+                raise EnvironmentProblem(f"raft: {verb} member {name}: {doc.get('error')}")
+            last = (f"HTTP {status}: {doc.get('error', '')}" if kind == "answer"
+                    else f"{kind}: {doc}")
+            if time.monotonic() + 0.2 > deadline:
+                raise EnvironmentProblem(f"raft: {verb} member {name}: not done within "
+                                         f"{MEMBER_CHANGE_TIMEOUT_S:g} s (last: {last})")
+            time.sleep(0.2)
 
 
 #: Leader hints followed in a row before pausing (two stale hints can point at each other).

@@ -1,7 +1,8 @@
 """Raft as a pure state machine (sans-I/O): inputs in, a :class:`Ready` of outputs out.
 
 This is the protocol of the Raft paper (Ongaro & Ousterhout, sections 5.1-5.4 and 7-8) with the
-thesis's pre-vote (9.6) and check-quorum, and ReadIndex reads (thesis 6.4). It does no I/O and
+thesis's pre-vote (9.6) and check-quorum, ReadIndex reads (thesis 6.4) and single-server
+membership changes (thesis 4.1, see :meth:`RaftCore.propose_config`). It does no I/O and
 reads no clock: every input carries ``now`` (milliseconds, any origin) and randomness comes from
 the ``random.Random`` it is given, so the deterministic simulator (:mod:`reference_impl.sim`)
 and the real server (:mod:`reference_impl.raft.server`) drive the very same code.
@@ -9,7 +10,8 @@ and the real server (:mod:`reference_impl.raft.server`) drive the very same code
 Inputs:
     :meth:`RaftCore.receive` (a message from a peer), :meth:`RaftCore.tick` (time passed; call it
     at or after :meth:`RaftCore.next_wakeup`), :meth:`RaftCore.propose` (a client command),
-    :meth:`RaftCore.read_index` (a linearizable read request), :meth:`RaftCore.persisted` (the disk
+    :meth:`RaftCore.read_index` (a linearizable read request), :meth:`RaftCore.propose_config`
+    (a membership change), :meth:`RaftCore.persisted` (the disk
     completion: the log up to an index is durable), :meth:`RaftCore.compact` (the state machine
     was snapshotted at an index).
 
@@ -20,6 +22,19 @@ Outputs, collected by :meth:`RaftCore.take_ready` (see :class:`Ready` for the co
 Messages are plain dicts (JSON on the wire), ``{"type": ..., "from": id, "to": id, "term": t, ...}``:
 ``prevote``/``prevote_resp``, ``vote``/``vote_resp``, ``append``/``append_resp``,
 ``snapshot``/``snapshot_resp``.
+
+Membership: every peer's id is known from the start (``peers``); what changes is the set of
+*voters*, through log entries ``{"op": "config", "voters": [...]}``. A server uses the latest
+config entry in its log as soon as it has appended it, committed or not (thesis 4.1); when a
+conflicting suffix is truncated away, the config before it is back in force. Quorums (commit,
+elections, pre-votes, ReadIndex, check-quorum) count voters only. A non-voter still receives the
+log from the leader (it is a learner: current when it is added back) and starts no election once
+it knows the config that removed it is committed (before that it may, without counting its own
+vote: thesis 4.2.2; otherwise a removed node holding the only up-to-date log could leave the
+remaining voters without a leader forever).
+A leader accepts one change at a time, adding or removing a single voter, and only once an entry
+of its own term has committed; a leader removed by a config steps down once that config commits.
+The voters as of a snapshot's index travel in the snapshot (:attr:`Snapshot.voters`).
 """
 
 from __future__ import annotations
@@ -34,6 +49,19 @@ CANDIDATE = "candidate"
 LEADER = "leader"
 
 NOOP = {"op": "noop"}
+CONFIG_OP = "config"
+
+
+class ConfigChangeRefused(ValueError):
+    """The leader cannot start this membership change now; the message says why."""
+
+
+def config_voters(command: Any) -> tuple[str, ...] | None:
+    """The voters a ``{"op": "config", "voters": [...]}`` log command sets, or None when the
+    command is not a config entry."""
+    if isinstance(command, dict) and command.get("op") == CONFIG_OP:
+        return tuple(sorted(set(command.get("voters") or ())))
+    return None
 
 
 @dataclass(frozen=True)
@@ -42,7 +70,9 @@ class Config:
 
     ``election_timeout``: a follower that hears no leader for a random time in
     ``[election_timeout, 2 * election_timeout)`` starts an election. ``heartbeat_interval``: how
-    often a leader sends AppendEntries to every follower (also the retransmission period).
+    often a leader sends AppendEntries to every follower (also the retransmission period, and
+    how often a candidate asks again the peers that have not answered its vote request: the
+    paper's RPCs are retried until answered, section 5.5).
     ``max_batch``: most entries per AppendEntries. ``max_inflight``: most entries sent to a follower
     beyond what it acknowledged (pipelining window). ``pre_vote``/``check_quorum``: thesis 9.6 and
     6.2; ``check_quorum`` makes a leader that has not heard from a majority for an election
@@ -64,6 +94,7 @@ class Snapshot:
     index: int
     term: int
     data: str  # the state machine's own text (JSON for the KV store)
+    voters: list | None = None  # the voters as of ``index``; None: every peer (no change yet)
 
 
 @dataclass
@@ -154,12 +185,25 @@ class RaftCore:
         self.log_start = snap.index if snap else 0        # index of the last compacted entry
         self.log_start_term = snap.term if snap else 0
         self.log: list[tuple[int, Any]] = list(state.entries)  # log[i] has index log_start+1+i
+        # Membership: the voters as of log_start, and every config entry after it (index, voters).
+        self.base_voters = tuple(sorted(snap.voters)) if snap and snap.voters is not None \
+            else tuple(self.peers)
+        self.config_log: list[tuple[int, tuple[str, ...]]] = []
+        for i, (_t, cmd) in enumerate(self.log):
+            v = config_voters(cmd)
+            if v is not None:
+                self.config_log.append((self.log_start + 1 + i, v))
+        self.voters: tuple[str, ...] = ()
+        self.voter_set: frozenset = frozenset()
+        self._config_changed()
         self.commit = self.log_start
         self.applied = self.log_start                     # handed out in Ready.committed
         self.stable = self.last_index()                   # durable on our own disk
         self.role = FOLLOWER
         self.leader: str | None = None
         self.votes: set[str] = set()
+        self.answered: set[str] = set()                   # peers that answered this campaign
+        self.vote_retry_at = 0.0
         self.progress: dict[str, _Peer] = {}
         self.hb_seq = 0
         self.pending_reads: list[tuple[Any, int, int]] = []  # (ctx, index, seq needed)
@@ -197,13 +241,61 @@ class RaftCore:
     def _truncate_and_append(self, from_index: int, entries: list[tuple[int, Any]]) -> None:
         del self.log[from_index - self.log_start - 1:]
         self.log.extend(entries)
+        changed = False
+        if self.config_log and self.config_log[-1][0] >= from_index:
+            # A truncated config entry: the config before it is in force again.
+            self.config_log = [c for c in self.config_log if c[0] < from_index]
+            changed = True
+        for k, (_t, cmd) in enumerate(entries):
+            v = config_voters(cmd)
+            if v is not None:
+                self.config_log.append((from_index + k, v))
+                changed = True
+        if changed:
+            self._config_changed()
         if self._unstable_from is None or from_index < self._unstable_from:
             self._unstable_from = from_index
         if self.stable >= from_index:
             self.stable = from_index - 1
 
     def quorum(self) -> int:
-        return len(self.peers) // 2 + 1
+        """Votes or acknowledgements that make a majority of the current voters."""
+        return len(self.voters) // 2 + 1
+
+    # ------------------------------------------------------------------ membership
+    def _config_changed(self) -> None:
+        self.voters = self.config_log[-1][1] if self.config_log else self.base_voters
+        self.voter_set = frozenset(self.voters)
+
+    def config_index(self) -> int:
+        """Index of the config in force (its entry, or ``log_start`` when it came with the
+        snapshot or is the initial one)."""
+        return self.config_log[-1][0] if self.config_log else self.log_start
+
+    def config_at(self, index: int) -> list[str]:
+        """The voters as of log ``index`` (>= ``log_start``): what a snapshot at ``index`` keeps."""
+        voters = self.base_voters
+        for i, v in self.config_log:
+            if i > index:
+                break
+            voters = v
+        return list(voters)
+
+    def _majority_value(self, mine, of_peer) -> Any:
+        """The largest value that a majority of the voters has reached: ``mine`` for this node,
+        ``of_peer(progress)`` for the others (a voter without progress counts as 0)."""
+        values = []
+        for p in self.voters:
+            if p == self.id:
+                values.append(mine)
+            else:
+                pr = self.progress.get(p)
+                values.append(of_peer(pr) if pr is not None else 0)
+        values.sort(reverse=True)
+        return values[self.quorum() - 1]
+
+    def _voter_others(self) -> list[str]:
+        return [p for p in self.voters if p != self.id and p in self.others]
 
     # ------------------------------------------------------------------ timers
     def _reset_election_timer(self, now: float) -> None:
@@ -217,6 +309,8 @@ class RaftCore:
             if self.config.check_quorum:
                 t = min(t, self.quorum_check_at)
             return t
+        if self.role == CANDIDATE:
+            return min(self.election_at, self.vote_retry_at)
         return self.election_at
 
     def tick(self, now: float) -> None:
@@ -224,7 +318,8 @@ class RaftCore:
         self.now = now
         if self.role == LEADER:
             if self.config.check_quorum and now >= self.quorum_check_at:
-                active = 1 + sum(1 for p in self.others if self.progress[p].active)
+                active = (self.id in self.voter_set) + sum(
+                    1 for p in self._voter_others() if self.progress[p].active)
                 if active < self.quorum():
                     self._become_follower(now, self.term, None)
                     return
@@ -233,8 +328,17 @@ class RaftCore:
                 self.quorum_check_at = now + self.config.election_timeout
             if now >= self.heartbeat_at:
                 self._broadcast(now, heartbeat=True)
+        elif self.role == CANDIDATE and now >= self.vote_retry_at and now < self.election_at:
+            self._request_votes(now, [p for p in self._voter_others() if p not in self.answered])
         elif now >= self.election_at:
-            if len(self.peers) == 1:
+            if self.id not in self.voter_set and self.config_index() <= self.commit:
+                # Not a voter, and the config that says so is committed: it never campaigns
+                # (it would only disturb the voters). While that config is not known to be
+                # committed it still may, without counting its own vote (thesis 4.2.2): it
+                # may hold the only log a voter can accept.
+                self._reset_election_timer(now)
+                return
+            if self.voters == (self.id,):
                 self._become_candidate(now)
             elif self.config.pre_vote:
                 self._become_pre_candidate(now)
@@ -263,7 +367,7 @@ class RaftCore:
         self.leader = None
         self.votes = {self.id}
         self._reset_election_timer(now)
-        for p in self.others:
+        for p in self._voter_others():
             self._send({"type": "prevote", "to": p, "term": self.term + 1,
                         "last_index": self.last_index(), "last_term": self.last_term()})
 
@@ -272,11 +376,16 @@ class RaftCore:
         self.leader = None
         self._set_term(self.term + 1, self.id)
         self.votes = {self.id}
+        self.answered = set()
         self._reset_election_timer(now)
-        if len(self.votes) >= self.quorum():
+        if len(self.votes & self.voter_set) >= self.quorum():
             self._become_leader(now)
             return
-        for p in self.others:
+        self._request_votes(now, self._voter_others())
+
+    def _request_votes(self, now: float, peers) -> None:
+        self.vote_retry_at = now + self.config.heartbeat_interval
+        for p in peers:
             self._send({"type": "vote", "to": p, "term": self.term,
                         "last_index": self.last_index(), "last_term": self.last_term()})
 
@@ -297,10 +406,43 @@ class RaftCore:
         The command is committed when a later Ready lists it in ``committed`` with the same
         term; if that index is committed with another term, this command was lost for sure.
         """
+        if config_voters(command) is not None:
+            raise ValueError("a config entry goes through propose_config, not propose")
         if self.role != LEADER:
             return None
         self.now = now
         index = self._append(command)
+        return index, self.term
+
+    def propose_config(self, now: float, voters) -> tuple[int, int] | None:
+        """Append a config entry making ``voters`` the voter set, if we are the leader; returns
+        its ``(index, term)`` (committed like :meth:`propose`'s entries) or None.
+
+        Single-server changes only (thesis 4.1): ``voters`` must add or remove exactly one
+        voter. Raises :class:`ConfigChangeRefused` when the change is malformed, when an earlier
+        change is not committed yet, or when no entry of this leader's term has committed yet
+        (without that rule a leader could overwrite a concurrent change of a deposed leader).
+        The new config is in force here at once; a removed leader steps down once it commits.
+        """
+        if self.role != LEADER:
+            return None
+        new = tuple(sorted(set(voters)))
+        unknown = [v for v in new if v not in self.peers]
+        if unknown:
+            raise ConfigChangeRefused(f"unknown node(s) {unknown}; the peers are {self.peers}")
+        diff = set(new) ^ self.voter_set
+        if len(diff) != 1:
+            raise ConfigChangeRefused(
+                f"a change adds or removes exactly one voter: {list(self.voters)} -> {list(new)}")
+        if not new:
+            raise ConfigChangeRefused("cannot remove the last voter")
+        if self.config_index() > self.commit:
+            raise ConfigChangeRefused(f"the change at index {self.config_index()} is not "
+                                      "committed yet (one change at a time)")
+        if self.term_at(self.commit) != self.term:
+            raise ConfigChangeRefused("this leader has not committed an entry of its term yet")
+        self.now = now
+        index = self._append({"op": CONFIG_OP, "voters": list(new)})
         return index, self.term
 
     def _append(self, command: Any) -> int:
@@ -325,7 +467,7 @@ class RaftCore:
         return True
 
     def _queue_read(self, ctx: Any) -> None:
-        if len(self.peers) == 1:
+        if self.voters == (self.id,):
             self._ready.reads.append((ctx, self.commit))
             return
         if not self.read_round:
@@ -343,9 +485,7 @@ class RaftCore:
     def _release_reads(self) -> None:
         if not self.pending_reads:
             return
-        acked = sorted([self.hb_seq] + [self.progress[p].acked_seq for p in self.others],
-                       reverse=True)
-        confirmed = acked[self.quorum() - 1]
+        confirmed = self._majority_value(self.hb_seq, lambda pr: pr.acked_seq)
         keep = []
         for ctx, index, seq in self.pending_reads:
             if seq <= confirmed:
@@ -369,9 +509,12 @@ class RaftCore:
         if index <= self.log_start or index > self.applied:
             return
         term = self.term_at(index)
+        voters = self.config_at(index)
         del self.log[:index - self.log_start]
         self.log_start, self.log_start_term = index, term
-        self.snap = Snapshot(index, term, data)
+        self.base_voters = tuple(voters)
+        self.config_log = [c for c in self.config_log if c[0] > index]
+        self.snap = Snapshot(index, term, data, voters)
 
     # ------------------------------------------------------------------ messages
     def _send(self, msg: dict) -> None:
@@ -394,7 +537,7 @@ class RaftCore:
                 self._become_follower(now, term, None)
             elif self.role == PRE_CANDIDATE and msg["granted"] and term == self.term + 1:
                 self.votes.add(src)
-                if len(self.votes) >= self.quorum():
+                if len(self.votes & self.voter_set) >= self.quorum():
                     self._become_candidate(now)
             return
         if term > self.term:
@@ -403,9 +546,11 @@ class RaftCore:
         if t == "vote":
             self._on_vote(now, msg)
         elif t == "vote_resp":
+            if self.role == CANDIDATE and term == self.term:
+                self.answered.add(src)
             if self.role == CANDIDATE and term == self.term and msg["granted"]:
                 self.votes.add(src)
-                if len(self.votes) >= self.quorum():
+                if len(self.votes & self.voter_set) >= self.quorum():
                     self._become_leader(now)
         elif t == "append":
             self._on_append(now, msg)
@@ -552,11 +697,17 @@ class RaftCore:
             self._send({"type": "snapshot_resp", "to": src, "term": self.term,
                         "match": self.commit, "seq": msg.get("seq", 0)})
             return
-        snap = Snapshot(index, term, msg["data"])
+        voters = msg.get("voters")
+        snap = Snapshot(index, term, msg["data"],
+                        sorted(voters) if isinstance(voters, list) else None)
         if self.term_at(index) == term:
             del self.log[:index - self.log_start]   # keep the matching suffix
+            self.config_log = [c for c in self.config_log if c[0] > index]
         else:
             self.log = []
+            self.config_log = []
+        self.base_voters = tuple(snap.voters) if snap.voters is not None else tuple(self.peers)
+        self._config_changed()
         self.log_start, self.log_start_term = index, term
         self.snap = snap
         self._ready.snapshot = snap
@@ -615,14 +766,18 @@ class RaftCore:
         pr = self.progress[p]
         if pr.next <= self.log_start:
             self._send({"type": "snapshot", "to": p, "term": self.term, "index": self.snap.index,
-                        "snap_term": self.snap.term, "data": self.snap.data, "seq": self.hb_seq})
+                        "snap_term": self.snap.term, "data": self.snap.data, "seq": self.hb_seq,
+                        "voters": self.snap.voters})
             pr.last_sent = now
             # Wait for the answer (or the next heartbeat) before sending anything else.
             pr.next = self.snap.index + 1
             pr.probing = True
             return
         prev = pr.next - 1
-        if prev > pr.match + self.config.max_inflight:
+        # The window bounds what is in flight while replicating; a probe (one append, next
+        # does not advance) always goes out, or a new leader whose log is longer than the
+        # window (match starts at 0) could never reach its followers.
+        if not pr.probing and prev > pr.match + self.config.max_inflight:
             return
         end = min(self.last_index(), prev + self.config.max_batch)
         prev_term = self.term_at(prev)
@@ -653,9 +808,7 @@ class RaftCore:
     def _maybe_commit(self) -> None:
         if self.role != LEADER:
             return
-        matches = sorted([self.stable] + [self.progress[p].match for p in self.others],
-                         reverse=True)
-        n = matches[self.quorum() - 1]
+        n = self._majority_value(self.stable, lambda pr: pr.match)
         # Only entries of the current term are committed by counting (section 5.4.2).
         if n > self.commit and self.term_at(n) == self.term:
             self._commit_to(n)
@@ -663,6 +816,11 @@ class RaftCore:
                 waiting, self.waiting_reads = self.waiting_reads, []
                 for ctx in waiting:
                     self._queue_read(ctx)
+            if self.id not in self.voter_set and self.config_index() <= self.commit:
+                # Removed by a committed config (thesis 4.2.2): tell the others the commit
+                # index, then step down; a voter will time out and take over.
+                self._broadcast(self.now, heartbeat=False)
+                self._become_follower(self.now, self.term, None)
 
     def _commit_to(self, index: int) -> None:
         index = min(index, self.last_index())
@@ -699,4 +857,5 @@ class RaftCore:
         """A JSON-able summary for ``/status`` and the simulator's checks."""
         return {"id": self.id, "role": self.role, "term": self.term, "leader": self.leader,
                 "commit": self.commit, "applied": self.applied, "last_index": self.last_index(),
-                "snapshot_index": self.log_start, "vote": self.vote}
+                "snapshot_index": self.log_start, "vote": self.vote,
+                "voters": list(self.voters), "config_index": self.config_index()}

@@ -16,6 +16,10 @@ fate this node cannot know (its entry was not seen committed within ``commit_wai
 ``503 {"outcome": "unknown"}``; an entry replaced by another leader's gets ``503
 {"outcome": "failed"}`` (it can never commit).
 
+Membership (:meth:`RaftServer.members`, ``POST /admin/members {"remove": id}`` or ``{"add": id}``):
+the leader appends a config entry and answers once it committed, like a write; ``GET /status``
+lists the ``voters``. Every peer stays in ``--peers``; a removed node keeps receiving the log.
+
 Planted bugs (``--bug``, see :mod:`reference_impl.bugs`) change behaviour at the marked places.
 """
 
@@ -33,12 +37,14 @@ import time
 from typing import Any
 
 from reference_impl import http_api
-from reference_impl.raft.core import LEADER, Config, RaftCore, Snapshot
+from reference_impl.raft.core import LEADER, Config, ConfigChangeRefused, RaftCore, Snapshot
 from reference_impl.raft.storage import RaftStorage
 from reference_impl.state_machine import KVStateMachine, validate_txn_ops
 
 log = logging.getLogger("splitbrain.raft")
 _LEN = struct.Struct(">I")
+#: A peer connection whose sent data stays unacknowledged this long is dropped and reconnected.
+USER_TIMEOUT_MS = 1000
 MAX_FRAME = 64 << 20
 
 
@@ -77,6 +83,13 @@ class PeerLink:
             sock = w.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if hasattr(socket, "TCP_USER_TIMEOUT"):
+                    # Small messages never fill the send buffer, so drain() below does not
+                    # notice a partition: the kernel keeps retransmitting with exponential
+                    # back-off, and after the heal the link stayed silent until the next
+                    # retransmission (about 23 s once, measured). Unacknowledged data for 1 s now
+                    # aborts the connection, and the loop reconnects.
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS)
             self.writer = w
             try:
                 while True:
@@ -188,6 +201,9 @@ class RaftServer:
             writer.close()
 
     def _send(self, msg: dict) -> None:
+        if msg["type"] == "vote_resp" and msg["granted"]:
+            # Like etcd's "cast MsgVote": who voted for whom, to read elections off the logs.
+            log.info("%s: voted for %s in term %d", self.id, msg["to"], msg["term"])
         link = self.links.get(msg["to"])
         if link is not None:
             msg["http"] = self.http_text  # so followers can point clients at the leader
@@ -255,7 +271,7 @@ class RaftServer:
 
     async def _snapshot(self, loop) -> None:
         idx = self.sm.applied_index
-        snap = Snapshot(idx, self.core.term_at(idx), self.sm.snapshot())
+        snap = Snapshot(idx, self.core.term_at(idx), self.sm.snapshot(), self.core.config_at(idx))
         await loop.run_in_executor(None, self.storage.compact, snap)
         self.core.compact(idx, snap.data)
         log.info("%s: snapshot at %d", self.id, idx)
@@ -276,7 +292,11 @@ class RaftServer:
                      "outcome": "failed"}
 
     async def _commit(self, cmd: dict) -> tuple[int, dict]:
-        res = self.core.propose(now_ms(), cmd)
+        return await self._await_entry(self.core.propose(now_ms(), cmd), cmd)
+
+    async def _await_entry(self, res: tuple[int, int] | None, cmd: dict) -> tuple[int, dict]:
+        """Answer for a proposed entry ``res`` (``(index, term)``, None: not the leader) once it
+        committed, was replaced, or ``commit_wait_s`` passed."""
         if res is None:
             return self._not_leader()
         index, term = res
@@ -297,6 +317,45 @@ class RaftServer:
         if isinstance(result, dict) and "error" in result:
             return 400, {"error": result["error"], "outcome": "failed"}
         return 200, dict(result or {}, index=index)
+
+    async def members(self, doc: Any) -> tuple[int, dict]:
+        """``{"add": id}`` or ``{"remove": id}``: a single-server membership change. 200
+        ``{"voters": [...], "changed": bool, "index": i}`` once the config entry committed (or
+        at once when ``id`` already is / is not a voter in a committed config); 409 naming the
+        leader elsewhere; 503 ``failed`` when the leader cannot start a change now (an earlier
+        one is not committed yet, or its own term has no committed entry yet); 400 when
+        malformed."""
+        if not isinstance(doc, dict) or len(doc) != 1 or next(iter(doc)) not in ("add", "remove"):
+            return 400, {"error": 'expected {"add": id} or {"remove": id}', "outcome": "failed"}
+        verb, node = next(iter(doc.items()))
+        if not isinstance(node, str) or node not in self.peers:
+            return 400, {"error": f"{verb}: unknown node {node!r} (peers: "
+                                  f"{', '.join(sorted(self.peers))})", "outcome": "failed"}
+        core = self.core
+        if core.role != LEADER:
+            return self._not_leader()
+        voters = set(core.voters)
+        new = voters | {node} if verb == "add" else voters - {node}
+        if new == voters:
+            # Nothing to change; answer once the config saying so is committed.
+            deadline = time.monotonic() + self.commit_wait_s
+            while core.config_index() > core.commit and core.role == LEADER \
+                    and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if core.role != LEADER:
+                return self._not_leader()
+            if core.config_index() > core.commit:
+                return 503, {"error": f"config entry {core.config_index()} not committed within "
+                                      f"{self.commit_wait_s:g} s", "outcome": "unknown"}
+            return 200, {"voters": list(core.voters), "changed": False}
+        try:
+            res = core.propose_config(now_ms(), sorted(new))
+        except ConfigChangeRefused as e:
+            return 503, {"error": f"membership change refused: {e}", "outcome": "failed"}
+        status, body = await self._await_entry(res, {"op": "config", "voters": sorted(new)})
+        if status == 200:
+            body.update(voters=sorted(new), changed=True)
+        return status, body
 
     async def get(self, key: str) -> tuple[int, dict]:
         if self.bug == "stale-read":

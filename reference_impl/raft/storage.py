@@ -9,9 +9,11 @@ Files in the node's data directory:
   middle of a write) is cut off: it was never fsynced, so it was never acknowledged. What
   recovery keeps is fsynced before the node acts on it (a killed process may have left unfsynced
   writes in the page cache).
-- ``snapshot.json``: ``{"index", "term", "data"}``, replaced atomically; after it is durable the
-  log is rewritten (atomically) without the entries it covers. Records at or below the snapshot
-  index that survive a crash between the two steps are skipped on recovery.
+- ``snapshot.json``: ``{"index", "term", "data", "voters"}`` (``voters``: the Raft voter set as
+  of ``index``; absent in snapshots taken before any membership change), replaced atomically;
+  after it is durable the log is rewritten (atomically) without the entries it covers. Records
+  at or below the snapshot index that survive a crash between the two steps are skipped on
+  recovery.
 
 :meth:`RaftStorage.write` takes a core :class:`~reference_impl.raft.core.Ready` and makes it
 durable with one fsync of the log (group commit: everything the core produced since the last
@@ -90,7 +92,9 @@ class RaftStorage:
         if os.path.exists(self.snap_path):
             with open(self.snap_path, "rb") as f:
                 doc = json.loads(f.read())
-            st.snapshot = Snapshot(int(doc["index"]), int(doc["term"]), doc["data"])
+            voters = doc.get("voters")
+            st.snapshot = Snapshot(int(doc["index"]), int(doc["term"]), doc["data"],
+                                   list(voters) if isinstance(voters, list) else None)
             self.start = st.snapshot.index
         good = 0
         entries = []
@@ -203,6 +207,8 @@ class RaftStorage:
 
     def save_snapshot(self, snap: Snapshot, fsync: bool = True) -> None:
         doc = {"index": snap.index, "term": snap.term, "data": snap.data}
+        if snap.voters is not None:
+            doc["voters"] = list(snap.voters)
         _write_atomic(self.snap_path, json.dumps(doc, separators=(",", ":")).encode(), fsync=fsync)
 
     def compact(self, snap: Snapshot) -> None:

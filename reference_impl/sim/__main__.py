@@ -3,7 +3,8 @@
 exit 1 when some seed broke an invariant. ``--seed S --trace`` replays one seed and prints its
 event trace (the same every time). Bugs: raft ``no-fsync``, ``forget-vote``; paxos
 ``skip-promise-check``, ``forget-accepted``, ``no-fsync``. ``--vote-crash P`` (raft) adds the
-targeted fault that crashes a node right after it granted a vote (see SimOptions)."""
+targeted fault that crashes a node right after it granted a vote (see SimOptions).
+``--membership P`` (raft) makes a fault event a membership change with probability P."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def main(argv=None) -> int:
     p.add_argument("--vote-crash", type=float, default=0.0, metavar="P",
                    help="raft: a node crashes right after granting a vote with probability P "
                         "and restarts 0.1-3 ms later (the fault that catches forget-vote)")
+    p.add_argument("--membership", type=float, default=0.0, metavar="P",
+                   help="raft: a fault event asks the leader to remove or add back one voter "
+                        "with probability P")
     a = p.parse_args(argv)
     sim_bugs, violation, simulation, options = _protocol(a.protocol)
     if a.bug is not None and a.bug not in sim_bugs:
@@ -41,6 +45,10 @@ def main(argv=None) -> int:
         if a.protocol != "raft" or not 0 < a.vote_crash <= 1:
             p.error("--vote-crash: a probability in (0, 1], raft only")
         extra["vote_crash_p"] = a.vote_crash
+    if a.membership:
+        if a.protocol != "raft" or not 0 < a.membership <= 1:
+            p.error("--membership: a probability in (0, 1], raft only")
+        extra["membership_p"] = a.membership
     seeds = [a.seed] if a.seed is not None else range(a.first, a.first + a.seeds)
     bad = 0
     t0 = time.monotonic()

@@ -8,7 +8,9 @@ restart rebuilds the core from what was durable and the state machine from the d
 
 Faults, all drawn from the seed: message loss, duplication, delay and reordering
 (:class:`~reference_impl.sim.world.NetworkFaults`), partitions, crashes and restarts. Clients
-send puts, cas and ReadIndex reads to random nodes.
+send puts, cas and ReadIndex reads to random nodes. With ``membership_p`` > 0, some fault events
+are membership changes instead: the leader (if any) is asked to remove a random voter or to add
+a random non-voter back (:meth:`RaftCore.propose_config`; it may refuse).
 
 :class:`RaftInvariants` is checked after every event (see its docstring). A violation raises
 :class:`InvariantViolation` naming the seed, the virtual time and what broke; running the same
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reference_impl.raft.core import (
-    LEADER, Config, PersistentState, RaftCore, Ready, Snapshot,
+    LEADER, Config, ConfigChangeRefused, PersistentState, RaftCore, Ready, Snapshot,
 )
 from reference_impl.sim.world import NetworkFaults, World
 from reference_impl.state_machine import KVStateMachine
@@ -61,6 +63,9 @@ class SimOptions:
     # (0 = off, the default; the seeds of the other faults are unchanged when it is off).
     vote_crash_p: float = 0.0
     vote_crash_down: tuple = (0.1, 3.0)
+    # Membership changes: the probability that a fault event asks the leader to remove or add
+    # back one voter instead (0 = off, the default: the seeds of the other faults are unchanged).
+    membership_p: float = 0.0
 
 
 @dataclass
@@ -244,7 +249,7 @@ class RaftSimulation:
         self._serve_reads(node)
         if node.sm.applied_index - core.log_start >= self.o.snapshot_every:
             idx = node.sm.applied_index
-            snap = Snapshot(idx, core.term_at(idx), node.sm.snapshot())
+            snap = Snapshot(idx, core.term_at(idx), node.sm.snapshot(), core.config_at(idx))
             d = node.durable
             if idx > d.start():
                 drop = min(len(d.entries), idx - d.start())
@@ -304,6 +309,9 @@ class RaftSimulation:
         self.world.at(self.world.now + self.rng.uniform(*self.o.fault_interval), self._fault,
                       "fault")
         rng = self.rng
+        if self.o.membership_p > 0 and rng.random() < self.o.membership_p:
+            self._membership_change()
+            return
         x = rng.random()
         down = [n for n in self.nodes.values() if not n.up]
         if down and x < 0.3:
@@ -319,6 +327,25 @@ class RaftSimulation:
             self.world.partition([ids[:cut], ids[cut:]])
         else:
             self.world.heal()
+
+    def _membership_change(self) -> None:
+        """Ask a leader to remove a random voter (down to one) or add a random non-voter."""
+        leaders = [n for n in self.nodes.values() if n.up and n.core.role == LEADER]
+        if not leaders:
+            return
+        node = self.rng.choice(leaders)
+        voters = set(node.core.voters)
+        missing = [i for i in self.ids if i not in voters]
+        if missing and (len(voters) == 1 or self.rng.random() < 0.5):
+            new = voters | {self.rng.choice(missing)}
+        else:
+            new = voters - {self.rng.choice(sorted(voters))}
+        try:
+            if node.core.propose_config(self.world.now, sorted(new)) is not None:
+                self.stats["config_changes"] = self.stats.get("config_changes", 0) + 1
+        except ConfigChangeRefused:
+            self.stats["config_refused"] = self.stats.get("config_refused", 0) + 1
+        self._kick(node)
 
     def _quiet(self) -> None:
         """End of the fault period: heal, restart everyone, a reliable network from now on."""

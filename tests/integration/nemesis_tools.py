@@ -1,6 +1,9 @@
 """Tiny programs the nemesis integration tests run on the nodes (UDP echo and probe, a time
-server), and a fixture-style helper to start a local cluster with them."""
+server), a fixture-style helper to start a local cluster with them, and helpers for the tests
+that run real reference Raft nodes (:func:`raft_cluster`, :func:`raft_statuses`,
+:func:`wait_for`)."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -138,3 +141,46 @@ def ask_time(ip, port, timeout=1.0):
             return float(s.recv(64).decode())
     except (OSError, ValueError):
         return None
+
+
+def wait_for(what, check, timeout=30.0, step=0.05):
+    """Poll ``check()`` until it returns something true (returned), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(step)
+
+
+@contextlib.contextmanager
+def raft_cluster(nodes, options):
+    """A local-backend cluster of ``nodes`` running the reference Raft target (``RaftDB`` with
+    ``options``): yields ``(cluster, db)``, and tears both down."""
+    from harness.control.local import LocalBackend
+    from harness.targets.raft import RaftDB
+
+    cluster = LocalBackend().start(nodes, None)
+    db = RaftDB(options)
+    try:
+        db.setup(cluster)
+        yield cluster, db
+    finally:
+        try:
+            db.teardown(cluster)
+        finally:
+            cluster.stop()
+
+
+def raft_statuses(cluster, db, names=None):
+    """``{node: /status}`` of the nodes (of ``names``, or all) that answer."""
+    out = {}
+    for n in cluster.nodes:
+        if names is None or n.name in names:
+            try:
+                out[n.name] = db.client_for(n).status()
+            except Exception:  # noqa: BLE001 - a down node has no status
+                pass
+    return out

@@ -103,7 +103,7 @@ CASES = [
      "spec-unknown-db.yaml:1: db: unknown target 'nosuchdb' (valid: commands, etcd, paxos, raft)"),
     (["test", "spec-unknown-nemesis.yaml", "--store", "STORE"],
      "spec-unknown-nemesis.yaml:2: nemesis: unknown nemesis 'meteor' (valid: partition, kill, pause, "
-     "clock, packet, files, lost-writes, all, none)"),
+     "clock, packet, files, lost-writes, vote-crash, membership, all, none)"),
     (["test", "spec-billion-laughs.yaml", "--store", "STORE"],
      "spec-billion-laughs.yaml:3: workload-options: a: register workload: unknown option 'a' "
      "(valid: checker_timeout_s, max_value, seed, weights)"),

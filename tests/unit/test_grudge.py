@@ -73,6 +73,17 @@ def test_bridge():
     assert G.bridge(["n1"]) == {}
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_bridge_at_makes_the_given_node_the_only_link(seed):
+    g = G.bridge_at(N5, "n4", random.Random(seed))
+    view = hears(N5, g)
+    assert view["n4"] == set(N5)                    # the bridge hears everyone
+    others = [n for n in N5 if n != "n4"]
+    halves = {frozenset(view[n] - {"n4"}) for n in others}
+    assert len(halves) == 2 and all(len(h) == 2 for h in halves)   # two halves of two
+    assert set().union(*halves) == set(others)     # which do not hear each other
+
+
 @pytest.mark.parametrize("n", range(3, 10))
 def test_majorities_ring_every_node_sees_a_majority(n):
     nodes = [f"n{i}" for i in range(1, n + 1)]
