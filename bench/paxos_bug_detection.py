@@ -15,11 +15,9 @@ Needs root (local namespace backend). A benchmark measures; it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
-import tempfile
-import time
+
+from bug_detection_runs import add_run_options, run_plan, store_dir
 
 #: bug -> (workload, nemesis, extra splitbrain test flags)
 PLANS: dict[str, tuple[str, str, list[str]]] = {
@@ -40,31 +38,10 @@ PLANS: dict[str, tuple[str, str, list[str]]] = {
 }
 
 
-def run_once(bug: str | None, plan: str, seed: int, time_limit: float, store: str) -> tuple[str, float]:
-    workload, nemesis, extra = PLANS[plan]
-    argv = [sys.executable, "-m", "harness.cli", "test", "--db", "paxos", "--workload", workload,
-            "--nemesis", nemesis, *extra, "--time-limit", str(time_limit), "--seed", str(seed),
-            "--store", store, "--name", f"paxos-{bug or 'none'}-{plan}"]
-    if bug:
-        argv += ["--bug", bug]
-    t0 = time.monotonic()
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=time_limit * 4 + 300)
-    took = time.monotonic() - t0
-    verdict = {0: "valid", 1: "invalid", 2: "unknown"}.get(p.returncode, f"error({p.returncode})")
-    if verdict.startswith("error"):
-        tail = (p.stderr.strip().splitlines() or ["?"])[-1]
-        verdict += f": {tail[:200]}"
-    m = re.search(r"results:?\s+(/\S+)", p.stdout + p.stderr)
-    return verdict + (f"  {m.group(1)}" if m else ""), took
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="paxos_bug_detection")
     p.add_argument("--bug", default="all", help="a bug name, 'all', or 'none' (control runs)")
-    p.add_argument("--runs", type=int, default=10)
-    p.add_argument("--time-limit", type=float, default=60.0)
-    p.add_argument("--first-seed", type=int, default=1)
-    p.add_argument("--store", help="store directory (default: a temporary one, removed)")
+    add_run_options(p)
     a = p.parse_args(argv)
     if a.bug == "all":
         jobs = [(b, b) for b in PLANS]
@@ -74,29 +51,13 @@ def main(argv=None) -> int:
         jobs = [(a.bug, a.bug)]
     else:
         p.error(f"--bug: expected one of {', '.join(PLANS)}, all or none")
-    tmp = None if a.store else tempfile.TemporaryDirectory(prefix="sb-paxos-bugs-")
-    store = a.store or tmp.name
     summary = []
-    try:
+    with store_dir(a.store, "sb-paxos-bugs-") as store:
         for bug, plan in jobs:
             workload, nemesis, extra = PLANS[plan]
-            print(f"== bug {bug or 'none'}: {workload} + {nemesis} {' '.join(extra)}, "
-                  f"{a.runs} runs of {a.time_limit:g} s", flush=True)
-            found = missed = other = 0
-            for i in range(a.runs):
-                seed = a.first_seed + i
-                verdict, took = run_once(bug, plan, seed, a.time_limit, store)
-                print(f"  seed {seed}: {verdict} ({took:.0f} s)", flush=True)
-                if verdict.startswith("invalid"):
-                    found += 1
-                elif verdict.startswith("valid"):
-                    missed += 1
-                else:
-                    other += 1
-            summary.append((bug or "none", plan, found, missed, other))
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+            counts = run_plan("paxos", f"paxos-{bug or 'none'}-{plan}", bug, workload, nemesis,
+                              extra, a, store)
+            summary.append((bug or "none", plan, *counts))
     print(f"{'bug':20} {'plan':20} {'invalid':>8} {'valid':>6} {'other':>6}  detection")
     for bug, plan, found, missed, other in summary:
         n = found + missed + other

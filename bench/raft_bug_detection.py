@@ -21,11 +21,9 @@ nothing.
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
-import tempfile
-import time
+
+from bug_detection_runs import add_run_options, run_plan, store_dir
 
 #: bug -> (workload, nemesis, extra ``splitbrain test`` flags): how each bug is meant to be caught.
 PLANS: dict[str, tuple[str, str, list[str]]] = {
@@ -54,25 +52,6 @@ PLANS: dict[str, tuple[str, str, list[str]]] = {
 }
 
 
-def run_once(bug: str | None, workload: str, nemesis: str, extra: list[str], seed: int,
-             time_limit: float, store: str) -> tuple[str, float]:
-    """One ``splitbrain test`` run: (verdict text with the run dir, seconds it took)."""
-    argv = [sys.executable, "-m", "harness.cli", "test", "--db", "raft", "--workload", workload,
-            "--nemesis", nemesis, *extra, "--time-limit", str(time_limit), "--seed", str(seed),
-            "--store", store, "--name", f"raft-{bug or 'none'}-{workload}-{nemesis.replace(',', '+')}"]
-    if bug:
-        argv += ["--bug", bug]
-    t0 = time.monotonic()
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=time_limit * 4 + 300)
-    took = time.monotonic() - t0
-    verdict = {0: "valid", 1: "invalid", 2: "unknown"}.get(p.returncode, f"error({p.returncode})")
-    if verdict.startswith("error"):
-        tail = (p.stderr.strip().splitlines() or ["?"])[-1]
-        verdict += f": {tail[:200]}"
-    m = re.search(r"results: (\S+)", p.stdout)
-    return verdict + (f"  {m.group(1)}" if m else ""), took
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="raft_bug_detection")
     p.add_argument("--bug", required=True, help=f"one of {', '.join(PLANS)}, or 'none'")
@@ -82,10 +61,7 @@ def main(argv=None) -> int:
     p.add_argument("--nemesis-option", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--db-option", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--workload-option", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--runs", type=int, default=10)
-    p.add_argument("--time-limit", type=float, default=60.0)
-    p.add_argument("--first-seed", type=int, default=1)
-    p.add_argument("--store", help="store directory (default: a temporary one, removed)")
+    add_run_options(p)
     a = p.parse_args(argv)
     bug = None if a.bug == "none" else a.bug
     plan = a.plan or bug or "stale-read"
@@ -101,25 +77,9 @@ def main(argv=None) -> int:
         extra += ["--db-option", kv]
     for kv in a.workload_option:
         extra += ["--workload-option", kv]
-    tmp = None if a.store else tempfile.TemporaryDirectory(prefix="sb-raft-bugs-")
-    store = a.store or tmp.name
-    found = missed = other = 0
-    print(f"== bug {bug or 'none'}: {workload} + {nemesis} {' '.join(extra)}, "
-          f"{a.runs} runs of {a.time_limit:g} s", flush=True)
-    try:
-        for i in range(a.runs):
-            seed = a.first_seed + i
-            verdict, took = run_once(bug, workload, nemesis, extra, seed, a.time_limit, store)
-            print(f"  seed {seed}: {verdict} ({took:.0f} s)", flush=True)
-            if verdict.startswith("invalid"):
-                found += 1
-            elif verdict.startswith("valid"):
-                missed += 1
-            else:
-                other += 1
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    name = f"raft-{bug or 'none'}-{workload}-{nemesis.replace(',', '+')}"
+    with store_dir(a.store, "sb-raft-bugs-") as store:
+        found, missed, other = run_plan("raft", name, bug, workload, nemesis, extra, a, store)
     n = found + missed + other
     print(f"bug {bug or 'none'}: invalid {found}, valid {missed}, other {other}: "
           f"detection {found}/{n}" + (f" = {100 * found / n:.0f}%" if n else ""), flush=True)

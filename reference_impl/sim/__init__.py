@@ -1,2 +1,4 @@
 """Deterministic simulation of the reference protocol cores (see :mod:`reference_impl.sim.world`
-for the seeded world and :mod:`reference_impl.sim.raft` for the Raft driver and invariants)."""
+for the seeded world, :mod:`reference_impl.sim.cluster` for the cluster driver both protocols
+share, and :mod:`reference_impl.sim.raft` / :mod:`reference_impl.sim.paxos` for each protocol's
+driver and invariants)."""

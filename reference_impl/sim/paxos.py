@@ -27,132 +27,60 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference_impl.paxos.core import LEADER, NOOP, Config, PaxosCore, Ready, ballot_of, replay
-from reference_impl.sim.world import NetworkFaults, World
+from reference_impl.paxos.core import NOOP, Config, PaxosCore, Ready, ballot_of, replay
+from reference_impl.sim.cluster import (
+    ClusterInvariants, ClusterNode, ClusterOptions, ClusterSimulation, InvariantViolation,
+    command_key,
+)
 from reference_impl.state_machine import KVStateMachine
 
 SIM_BUGS = ("skip-promise-check", "forget-accepted", "no-fsync")
-
-
-class InvariantViolation(AssertionError):
-    """A protocol invariant broke in a simulated run."""
+__all__ = ["SIM_BUGS", "InvariantViolation", "SimOptions", "PaxosSimulation", "PaxosInvariants",
+           "run_seed"]
 
 
 @dataclass
-class SimOptions:
-    """One simulated run's shape. Times are virtual milliseconds."""
+class SimOptions(ClusterOptions):
+    """One simulated run's shape (see :class:`ClusterOptions`). Times are virtual milliseconds."""
 
-    nodes: int = 5
-    duration: float = 1500.0
-    quiet: float = 800.0          # fault-free time at the end (liveness: a leader must emerge)
-    faults: NetworkFaults = field(default_factory=NetworkFaults)
     config: Config = field(default_factory=lambda: Config(election_timeout=100.0,
                                                           heartbeat_interval=20.0, max_batch=16))
-    client_interval: tuple = (1.0, 8.0)
-    fault_interval: tuple = (30.0, 250.0)
-    crash_p: float = 0.3
-    disk_delay: tuple = (0.1, 3.0)
-    bug: str | None = None
 
 
-class SimNode:
+class SimNode(ClusterNode):
     """One node: a core, its durable records, its state machine, and whether it is up."""
 
     def __init__(self, node_id: str):
-        self.id = node_id
+        super().__init__(node_id)
         self.records: list = []
         self.core: PaxosCore | None = None
         self.sm = KVStateMachine()
-        self.up = False
-        self.gen = 0
-        self.syncing = False
-        self.timer_token = 0
-        self.timer_at: float | None = None
 
 
-def _cmd_key(cmd: Any) -> str:
-    if isinstance(cmd, dict) and "id" in cmd:
-        return f"#{cmd['id']}"
-    return json.dumps(cmd, sort_keys=True)
-
-
-class PaxosSimulation:
+class PaxosSimulation(ClusterSimulation):
     """One seeded run. :meth:`run` returns a summary dict or raises InvariantViolation."""
 
     def __init__(self, seed: int, options: SimOptions | None = None, *, trace: bool = False):
-        self.seed = seed
-        self.o = options or SimOptions()
-        self.rng = random.Random(seed)
-        self.world = World(self.rng, self._deliver, self.o.faults, trace=[] if trace else None)
-        self.ids = [f"n{i + 1}" for i in range(self.o.nodes)]
-        self.nodes = {i: SimNode(i) for i in self.ids}
+        super().__init__(seed, options or SimOptions(), trace=trace)
         self.inv = PaxosInvariants(self)
-        self.next_cmd = 0
         self.pending: dict[tuple[str, int], str] = {}
         self.stats = {"acked": 0, "lost": 0, "reads": 0, "elections": 0, "crashes": 0,
                       "noops": 0}
 
     # ------------------------------------------------------------------ node lifecycle
-    def _boot(self, node: SimNode) -> None:
-        node.gen += 1
-        node.up = True
-        node.syncing = False
-        node.timer_at = None
+    def _new_node(self, node_id: str) -> SimNode:
+        return SimNode(node_id)
+
+    def _revive(self, node: SimNode) -> None:
         node.core = PaxosCore(node.id, self.ids, config=self.o.config,
                               rng=random.Random(self.rng.getrandbits(64)), now=self.world.now,
                               state=replay(node.records), bug=self.o.bug)
         node.sm = KVStateMachine()
-        self._schedule_timer(node)
-
-    def _crash(self, node: SimNode) -> None:
-        node.up = False
-        node.gen += 1          # pending syncs, timers and in-flight work of this life are void
-        node.core = None
-        self.stats["crashes"] += 1
-
-    def _schedule_timer(self, node: SimNode) -> None:
-        at = node.core.next_wakeup()
-        if at == node.timer_at:
-            return
-        node.timer_at = at
-        node.timer_token += 1
-        tok, gen = node.timer_token, node.gen
-        self.world.at(at, lambda: self._timer(node, gen, tok), "timer")
-
-    def _timer(self, node: SimNode, gen: int, tok: int) -> None:
-        if node.gen != gen or node.timer_token != tok or not node.up:
-            return
-        node.timer_at = None
-        if self.world.now >= node.core.next_wakeup():
-            node.core.tick(self.world.now)
-        self._kick(node)
 
     # ------------------------------------------------------------------ the Ready loop
-    def _kick(self, node: SimNode) -> None:
-        """Take the node's Ready (unless a sync is in progress) and start its disk write."""
-        if not node.up:
-            return
-        self._schedule_timer(node)
-        while not node.syncing:
-            r = node.core.take_ready()
-            if r.empty():
-                return
-            self.inv.on_ready(node, r)
-            gen = node.gen
-            if self.o.bug == "no-fsync":
-                # The bug: act as if the write were durable now; it lands on disk much later.
-                self.world.at(self.world.now + 50.0, lambda r=r: self._write(node, gen, r),
-                              "lazy-write")
-                self._after_sync(node, r)
-                continue
-            if not r.writes:
-                # Nothing to fsync: learned slots reach the OS at once (a crash keeps them).
-                self._write(node, gen, r)
-                self._after_sync(node, r)
-                continue
-            node.syncing = True
-            delay = self.rng.uniform(*self.o.disk_delay)
-            self.world.at(self.world.now + delay, lambda: self._synced(node, gen, r), "fsync")
+    def _needs_sync(self, r: Ready) -> bool:
+        # Nothing to fsync: learned slots reach the OS at once (a crash keeps them).
+        return bool(r.writes)
 
     def _write(self, node: SimNode, gen: int, r: Ready) -> None:
         if node.gen != gen:
@@ -161,14 +89,6 @@ class PaxosSimulation:
             if self.o.bug == "forget-accepted" and rec[0] == "accept":
                 continue
             node.records.append(rec)
-
-    def _synced(self, node: SimNode, gen: int, r: Ready) -> None:
-        if node.gen != gen:
-            return
-        self._write(node, gen, r)
-        node.syncing = False
-        self._after_sync(node, r)
-        self._kick(node)
 
     def _after_sync(self, node: SimNode, r: Ready) -> None:
         self.inv.on_durable(node, r)
@@ -182,7 +102,7 @@ class PaxosSimulation:
                 self.stats["noops"] += 1
             want = self.pending.pop((node.id, slot), None)
             if want is not None:
-                if want == _cmd_key(cmd):
+                if want == command_key(cmd):
                     self.stats["acked"] += 1
                     if cmd.get("op") == "get":
                         self.stats["reads"] += 1
@@ -190,21 +110,7 @@ class PaxosSimulation:
                     self.stats["lost"] += 1
 
     # ------------------------------------------------------------------ inputs
-    def _deliver(self, dst: str, msg: dict) -> None:
-        node = self.nodes[dst]
-        if not node.up:
-            return
-        node.core.receive(self.world.now, msg)
-        self._kick(node)
-
-    def _client(self) -> None:
-        if self.world.now < self.o.duration + self.o.quiet - 400:
-            self.world.at(self.world.now + self.rng.uniform(*self.o.client_interval),
-                          self._client, "client")
-        node = self.nodes[self.rng.choice(self.ids)]
-        if not node.up:
-            return
-        self.next_cmd += 1
+    def _request(self, node: SimNode) -> None:
         n = self.next_cmd
         kind = self.rng.random()
         if kind < 0.3:
@@ -213,57 +119,16 @@ class PaxosSimulation:
             cmd = {"op": "put", "key": "x", "value": n, "id": n}
         else:
             cmd = {"op": "cas", "key": "x", "from": self.rng.randint(0, n), "to": n, "id": n}
-        self.inv.proposed.add(_cmd_key(cmd))
+        self.inv.proposed.add(command_key(cmd))
         slot = node.core.propose(self.world.now, cmd)
         if slot is not None:
-            self.pending[(node.id, slot)] = _cmd_key(cmd)
-        self._kick(node)
+            self.pending[(node.id, slot)] = command_key(cmd)
 
-    def _fault(self) -> None:
-        if self.world.now >= self.o.duration:
-            return
-        self.world.at(self.world.now + self.rng.uniform(*self.o.fault_interval), self._fault,
-                      "fault")
-        rng = self.rng
-        x = rng.random()
-        down = [n for n in self.nodes.values() if not n.up]
-        if down and x < 0.3:
-            self._boot(rng.choice(down))
-        elif x < 0.3 + self.o.crash_p:
-            up = [n for n in self.nodes.values() if n.up]
-            if up:
-                self._crash(rng.choice(up))
-        elif x < 0.85:
-            ids = list(self.ids)
-            rng.shuffle(ids)
-            cut = rng.randint(1, len(ids) - 1)
-            self.world.partition([ids[:cut], ids[cut:]])
-        else:
-            self.world.heal()
-
-    def _quiet(self) -> None:
-        """End of the fault period: heal, restart everyone, a reliable network from now on."""
-        self.world.heal()
-        self.world.faults = NetworkFaults(loss=0.0, duplicate=0.0, long_delay_p=0.0)
-        for n in self.nodes.values():
-            if not n.up:
-                self._boot(n)
-
-    # ------------------------------------------------------------------ run
-    def run(self) -> dict:
-        for n in self.nodes.values():
-            self._boot(n)
-        self.world.at(1.0, self._client, "client")
-        self.world.at(self.rng.uniform(*self.o.fault_interval), self._fault, "fault")
-        self.world.at(self.o.duration, self._quiet, "quiet")
-        self.world.run_until(self.o.duration + self.o.quiet, self.inv.after_step)
-        self.inv.final()
-        return {"seed": self.seed, "time": self.world.now, "sent": self.world.sent,
-                "dropped": self.world.dropped, "chosen": len(self.inv.chosen),
-                "leaders": len(self.inv.leaders), **self.stats}
+    def _outcome(self) -> dict:
+        return {"chosen": len(self.inv.chosen), "leaders": len(self.inv.leaders)}
 
 
-class PaxosInvariants:
+class PaxosInvariants(ClusterInvariants):
     """Multi-Paxos safety, checked as the run goes (a violation raises at once).
 
     - One proposal per ballot and slot: a ballot's leader never offers two values for a slot.
@@ -277,18 +142,17 @@ class PaxosInvariants:
     - Liveness (final): after the faults stop, a leader exists and every replica caught up.
     """
 
+    reign = "ballot"
+    two_leaders = "{holder} and {node} both lead ballot {reign}"
+
     def __init__(self, sim: PaxosSimulation):
-        self.sim = sim
+        super().__init__(sim)        # self.leaders: ballot -> the node that led it
         self.quorum = len(sim.ids) // 2 + 1
         self.proposals: dict[tuple, str] = {}          # (slot, ballot) -> value key
         self.votes: dict[tuple, set] = {}              # (slot, ballot) -> acceptors
         self.chosen: dict[int, tuple] = {}             # slot -> (value key, ballot)
         self.proposed: set[str] = set()
         self.applied: dict[int, tuple[str, str]] = {}
-        self.leaders: dict[tuple, str] = {}
-
-    def fail(self, what: str) -> None:
-        raise InvariantViolation(f"seed {self.sim.seed} at t={self.sim.world.now:.3f}ms: {what}")
 
     def on_ready(self, node: SimNode, r: Ready) -> None:
         for m in r.messages:
@@ -297,7 +161,7 @@ class PaxosInvariants:
             b = ballot_of(m["ballot"])
             for slot, cmd in m["entries"]:
                 key = (slot, b)
-                v = _cmd_key(cmd)
+                v = command_key(cmd)
                 seen = self.proposals.setdefault(key, v)
                 if seen != v:
                     self.fail(f"ballot {b} proposed both {seen} and {v} for slot {slot}")
@@ -305,7 +169,7 @@ class PaxosInvariants:
     def on_durable(self, node: SimNode, r: Ready) -> None:
         for rec in r.writes + r.learned:
             if rec[0] == "accept":
-                slot, b, v = rec[1], ballot_of(rec[2]), _cmd_key(rec[3])
+                slot, b, v = rec[1], ballot_of(rec[2]), command_key(rec[3])
                 voters = self.votes.setdefault((slot, b), set())
                 voters.add(node.id)
                 if len(voters) >= self.quorum:
@@ -316,7 +180,7 @@ class PaxosInvariants:
                         self.fail(f"two values chosen for slot {slot}: {seen[0]} at ballot "
                                   f"{seen[1]} and {v} at ballot {b} (acceptors {sorted(voters)})")
             elif rec[0] == "chosen":
-                slot, v = rec[1], _cmd_key(rec[2])
+                slot, v = rec[1], command_key(rec[2])
                 seen = self.chosen.get(slot)
                 if seen is None:
                     self.fail(f"{node.id} learned {v} for slot {slot}, which no majority accepted")
@@ -326,28 +190,14 @@ class PaxosInvariants:
                     self.fail(f"{node.id} learned {v} for slot {slot}, which nobody proposed")
 
     def on_apply(self, node: SimNode, slot: int, cmd: Any, result: Any) -> None:
-        mine = (_cmd_key(cmd), json.dumps(result, sort_keys=True))
+        mine = (command_key(cmd), json.dumps(result, sort_keys=True))
         seen = self.applied.setdefault(slot, mine)
         if seen != mine:
             self.fail(f"replicas diverge: {node.id} applied {mine} at slot {slot}, "
                       f"another replica {seen}")
 
-    def after_step(self) -> None:
-        for node in self.sim.nodes.values():
-            core = node.core
-            if core is None or core.role != LEADER:
-                continue
-            holder = self.leaders.setdefault(core.ballot, node.id)
-            if holder == node.id and getattr(node, "_led", None) != core.ballot:
-                node._led = core.ballot
-                self.sim.stats["elections"] += 1
-            if holder != node.id:
-                self.fail(f"{holder} and {node.id} both lead ballot {core.ballot}")
-
     def final(self) -> None:
-        leaders = [n for n in self.sim.nodes.values() if n.up and n.core.role == LEADER]
-        if not leaders:
-            self.fail("liveness: no leader after the faults stopped")
+        leaders = self.live_leaders()
         top = max(leaders, key=lambda n: n.core.ballot)
         for n in self.sim.nodes.values():
             if n.core.commit < top.core.commit:

@@ -29,35 +29,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reference_impl.raft.core import (
-    LEADER, Config, ConfigChangeRefused, PersistentState, RaftCore, Ready, Snapshot,
+    Config, ConfigChangeRefused, PersistentState, RaftCore, Ready, Snapshot,
 )
-from reference_impl.sim.world import NetworkFaults, World
+from reference_impl.sim.cluster import (
+    ClusterInvariants, ClusterNode, ClusterOptions, ClusterSimulation, InvariantViolation,
+    command_key,
+)
 from reference_impl.state_machine import KVStateMachine
 
 SIM_BUGS = ("no-fsync", "forget-vote")
-
-
-class InvariantViolation(AssertionError):
-    """A protocol invariant broke in a simulated run."""
+__all__ = ["SIM_BUGS", "InvariantViolation", "SimOptions", "RaftSimulation", "RaftInvariants",
+           "run_seed"]
 
 
 @dataclass
-class SimOptions:
-    """One simulated run's shape. Times are virtual milliseconds."""
+class SimOptions(ClusterOptions):
+    """One simulated run's shape (see :class:`ClusterOptions`). Times are virtual milliseconds."""
 
-    nodes: int = 5
-    duration: float = 1500.0
-    quiet: float = 800.0          # fault-free time at the end (liveness: a leader must emerge)
-    faults: NetworkFaults = field(default_factory=NetworkFaults)
     config: Config = field(default_factory=lambda: Config(election_timeout=100.0,
                                                           heartbeat_interval=20.0, max_batch=16,
                                                           max_inflight=64))
-    client_interval: tuple = (1.0, 8.0)
-    fault_interval: tuple = (30.0, 250.0)
-    crash_p: float = 0.3
     snapshot_every: int = 25       # compact when this many entries were applied since the last
-    disk_delay: tuple = (0.1, 3.0)
-    bug: str | None = None
     # The targeted "crash right after a vote" fault: a node that has just sent a granted
     # vote_resp crashes with this probability and restarts after ``vote_crash_down`` virtual ms
     # (0 = off, the default; the seeds of the other faults are unchanged when it is off).
@@ -84,35 +76,23 @@ class Durable:
         return PersistentState(self.term, self.vote, self.snap, list(self.entries))
 
 
-class SimNode:
+class SimNode(ClusterNode):
     """One node: a core, its disk, its state machine, and whether it is up."""
 
     def __init__(self, node_id: str):
-        self.id = node_id
+        super().__init__(node_id)
         self.durable = Durable()
         self.core: RaftCore | None = None
         self.sm = KVStateMachine()
-        self.up = False
-        self.gen = 0
-        self.syncing = False
-        self.timer_token = 0
-        self.timer_at: float | None = None
-        self.was_leader_term = -1
         self.read_wait: list = []   # (ctx, index) released but not yet applied
 
 
-class RaftSimulation:
+class RaftSimulation(ClusterSimulation):
     """One seeded run. :meth:`run` returns a summary dict or raises InvariantViolation."""
 
     def __init__(self, seed: int, options: SimOptions | None = None, *, trace: bool = False):
-        self.seed = seed
-        self.o = options or SimOptions()
-        self.rng = random.Random(seed)
-        self.world = World(self.rng, self._deliver, self.o.faults, trace=[] if trace else None)
-        self.ids = [f"n{i + 1}" for i in range(self.o.nodes)]
-        self.nodes = {i: SimNode(i) for i in self.ids}
+        super().__init__(seed, options or SimOptions(), trace=trace)
         self.inv = RaftInvariants(self)
-        self.next_cmd = 0
         self.pending: dict[tuple[str, int], tuple[int, dict]] = {}
         self.reads: dict[int, tuple[float, int]] = {}
         self.acked_index = 0           # highest log index of an acknowledged write
@@ -121,11 +101,10 @@ class RaftSimulation:
         self.faults_on = True
 
     # ------------------------------------------------------------------ node lifecycle
-    def _boot(self, node: SimNode) -> None:
-        node.gen += 1
-        node.up = True
-        node.syncing = False
-        node.timer_at = None
+    def _new_node(self, node_id: str) -> SimNode:
+        return SimNode(node_id)
+
+    def _revive(self, node: SimNode) -> None:
         node.read_wait = []
         node.core = RaftCore(node.id, self.ids, config=self.o.config,
                              rng=random.Random(self.rng.getrandbits(64)), now=self.world.now,
@@ -133,13 +112,6 @@ class RaftSimulation:
         node.sm = KVStateMachine()
         if node.durable.snap is not None:
             node.sm.restore(node.durable.snap.data)
-        self._schedule_timer(node)
-
-    def _crash(self, node: SimNode) -> None:
-        node.up = False
-        node.gen += 1          # pending syncs, timers and in-flight work of this life are void
-        node.core = None
-        self.stats["crashes"] += 1
 
     def _vote_crash(self, node: SimNode) -> bool:
         """The targeted fault: crash ``node`` now, just after its vote left, and restart it
@@ -156,47 +128,7 @@ class RaftSimulation:
                       "vote-crash-restart")
         return True
 
-    def _schedule_timer(self, node: SimNode) -> None:
-        at = node.core.next_wakeup()
-        if at == node.timer_at:
-            return     # already scheduled for that time
-        node.timer_at = at
-        node.timer_token += 1
-        tok, gen = node.timer_token, node.gen
-        self.world.at(node.core.next_wakeup(), lambda: self._timer(node, gen, tok), "timer")
-
-    def _timer(self, node: SimNode, gen: int, tok: int) -> None:
-        if node.gen != gen or node.timer_token != tok or not node.up:
-            return
-        node.timer_at = None
-        if self.world.now >= node.core.next_wakeup():
-            node.core.tick(self.world.now)
-        self._kick(node)
-
     # ------------------------------------------------------------------ the Ready loop
-    def _kick(self, node: SimNode) -> None:
-        """Take the node's Ready (unless a sync is in progress) and start its disk write."""
-        if not node.up:
-            return
-        self._schedule_timer(node)
-        while not node.syncing:
-            r = node.core.take_ready()
-            if r.empty():
-                return
-            self.inv.on_ready(node, r)
-            gen = node.gen
-            if self.o.bug == "no-fsync":
-                # The bug: act as if the write were durable now; it lands on disk much later.
-                self.world.at(self.world.now + 50.0, lambda r=r: self._write(node, gen, r),
-                              "lazy-write")
-                self._after_sync(node, r)
-                if not node.up:
-                    return     # the vote-crash fault struck
-                continue
-            node.syncing = True
-            delay = self.rng.uniform(*self.o.disk_delay)
-            self.world.at(self.world.now + delay, lambda: self._synced(node, gen, r), "fsync")
-
     def _write(self, node: SimNode, gen: int, r: Ready) -> None:
         if node.gen != gen:
             return     # crashed before the write reached the disk: it is lost
@@ -212,14 +144,6 @@ class RaftSimulation:
             del d.entries[keep:]
             first = d.start() + len(d.entries) + 1
             d.entries.extend((t, c) for i, t, c in r.entries if i >= first)
-
-    def _synced(self, node: SimNode, gen: int, r: Ready) -> None:
-        if node.gen != gen:
-            return
-        self._write(node, gen, r)
-        node.syncing = False
-        self._after_sync(node, r)
-        self._kick(node)
 
     def _after_sync(self, node: SimNode, r: Ready) -> None:
         core = node.core
@@ -272,21 +196,7 @@ class RaftSimulation:
         node.read_wait = keep
 
     # ------------------------------------------------------------------ inputs
-    def _deliver(self, dst: str, msg: dict) -> None:
-        node = self.nodes[dst]
-        if not node.up:
-            return
-        node.core.receive(self.world.now, msg)
-        self._kick(node)
-
-    def _client(self) -> None:
-        if self.world.now < self.o.duration + self.o.quiet - 400:
-            self.world.at(self.world.now + self.rng.uniform(*self.o.client_interval),
-                          self._client, "client")
-        node = self.nodes[self.rng.choice(self.ids)]
-        if not node.up:
-            return
-        self.next_cmd += 1
+    def _request(self, node: SimNode) -> None:
         kind = self.rng.random()
         if kind < 0.35:
             ctx = self.next_cmd
@@ -301,36 +211,16 @@ class RaftSimulation:
             res = node.core.propose(self.world.now, cmd)
             if res is not None:
                 self.pending[(node.id, res[0])] = (res[1], cmd)
-        self._kick(node)
 
-    def _fault(self) -> None:
-        if self.world.now >= self.o.duration:
-            return
-        self.world.at(self.world.now + self.rng.uniform(*self.o.fault_interval), self._fault,
-                      "fault")
-        rng = self.rng
-        if self.o.membership_p > 0 and rng.random() < self.o.membership_p:
+    def _special_fault(self) -> bool:
+        if self.o.membership_p > 0 and self.rng.random() < self.o.membership_p:
             self._membership_change()
-            return
-        x = rng.random()
-        down = [n for n in self.nodes.values() if not n.up]
-        if down and x < 0.3:
-            self._boot(rng.choice(down))
-        elif x < 0.3 + self.o.crash_p:
-            up = [n for n in self.nodes.values() if n.up]
-            if up:
-                self._crash(rng.choice(up))
-        elif x < 0.85:
-            ids = list(self.ids)
-            rng.shuffle(ids)
-            cut = rng.randint(1, len(ids) - 1)
-            self.world.partition([ids[:cut], ids[cut:]])
-        else:
-            self.world.heal()
+            return True
+        return False
 
     def _membership_change(self) -> None:
         """Ask a leader to remove a random voter (down to one) or add a random non-voter."""
-        leaders = [n for n in self.nodes.values() if n.up and n.core.role == LEADER]
+        leaders = self.leaders_up()
         if not leaders:
             return
         node = self.rng.choice(leaders)
@@ -347,35 +237,11 @@ class RaftSimulation:
             self.stats["config_refused"] = self.stats.get("config_refused", 0) + 1
         self._kick(node)
 
-    def _quiet(self) -> None:
-        """End of the fault period: heal, restart everyone, a reliable network from now on."""
-        self.world.heal()
-        self.world.faults = NetworkFaults(loss=0.0, duplicate=0.0, long_delay_p=0.0)
-        for n in self.nodes.values():
-            if not n.up:
-                self._boot(n)
-
-    # ------------------------------------------------------------------ run
-    def run(self) -> dict:
-        for n in self.nodes.values():
-            self._boot(n)
-        self.world.at(1.0, self._client, "client")
-        self.world.at(self.rng.uniform(*self.o.fault_interval), self._fault, "fault")
-        self.world.at(self.o.duration, self._quiet, "quiet")
-        self.world.run_until(self.o.duration + self.o.quiet, self.inv.after_step)
-        self.inv.final()
-        return {"seed": self.seed, "time": self.world.now, "sent": self.world.sent,
-                "dropped": self.world.dropped, "commit": self.inv.max_commit,
-                "leaders": len(self.inv.leaders), **self.stats}
+    def _outcome(self) -> dict:
+        return {"commit": self.inv.max_commit, "leaders": len(self.inv.leaders)}
 
 
-def _key(cmd: Any) -> str:
-    if isinstance(cmd, dict) and "id" in cmd:
-        return f"#{cmd['id']}"
-    return json.dumps(cmd, sort_keys=True)
-
-
-class RaftInvariants:
+class RaftInvariants(ClusterInvariants):
     """Raft's safety properties (Raft paper, Figure 3), checked as the run goes.
 
     - Election safety: at most one leader per term (over the whole run).
@@ -388,15 +254,14 @@ class RaftInvariants:
     - Liveness (final): after the faults stop, a leader exists and every node caught up.
     """
 
+    reign = "term"
+    two_leaders = "election safety: {holder} and {node} both lead term {reign}"
+
     def __init__(self, sim: RaftSimulation):
-        self.sim = sim
-        self.leaders: dict[int, str] = {}
+        super().__init__(sim)        # self.leaders: term -> the node that led it
         self.entries: dict[tuple[int, int], tuple[str, int]] = {}
         self.applied: dict[int, tuple[int, str, str]] = {}
         self.max_commit = 0
-
-    def fail(self, what: str) -> None:
-        raise InvariantViolation(f"seed {self.sim.seed} at t={self.sim.world.now:.3f}ms: {what}")
 
     def on_ready(self, node: SimNode, r: Ready) -> None:
         core = node.core
@@ -404,7 +269,7 @@ class RaftInvariants:
             prev = core.term_at(index - 1)
             key = (index, term)
             seen = self.entries.get(key)
-            mine = (_key(cmd), prev)
+            mine = (command_key(cmd), prev)
             if seen is None:
                 self.entries[key] = mine
             elif seen != mine:
@@ -412,7 +277,7 @@ class RaftInvariants:
                           f"another node as {seen}")
 
     def on_apply(self, node: SimNode, index: int, term: int, cmd: Any, result: Any) -> None:
-        mine = (term, _key(cmd), json.dumps(result, sort_keys=True))
+        mine = (term, command_key(cmd), json.dumps(result, sort_keys=True))
         seen = self.applied.get(index)
         if seen is None:
             self.applied[index] = mine
@@ -421,32 +286,18 @@ class RaftInvariants:
             self.fail(f"state machine safety: {node.id} applied {mine} at index {index}, "
                       f"another node {seen}")
 
-    def after_step(self) -> None:
-        for node in self.sim.nodes.values():
-            core = node.core
-            if core is None or core.role != LEADER:
-                continue
-            holder = self.leaders.setdefault(core.term, node.id)
-            if holder != node.id:
-                self.fail(f"election safety: {holder} and {node.id} both lead term {core.term}")
-            if node.was_leader_term != core.term:
-                node.was_leader_term = core.term
-                self.sim.stats["elections"] += 1
-                self._check_completeness(node)
-
-    def _check_completeness(self, node: SimNode) -> None:
+    def on_new_leader(self, node: SimNode) -> None:
+        """Leader completeness, checked when ``node`` starts leading a term."""
         core = node.core
         for index, (term, key, _res) in self.applied.items():
             if term >= core.term or index <= core.log_start:
                 continue
-            if core.term_at(index) != term or _key(core.entry(index)[1]) != key:
+            if core.term_at(index) != term or command_key(core.entry(index)[1]) != key:
                 self.fail(f"leader completeness: {node.id} leads term {core.term} without "
                           f"committed entry {index} (term {term})")
 
     def final(self) -> None:
-        leaders = [n for n in self.sim.nodes.values() if n.up and n.core.role == LEADER]
-        if not leaders:
-            self.fail("liveness: no leader after the faults stopped")
+        leaders = self.live_leaders()
         top = max(n.core.term for n in leaders)
         leader = next(n for n in leaders if n.core.term == top)
         for n in self.sim.nodes.values():
