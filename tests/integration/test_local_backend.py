@@ -3,7 +3,6 @@
 import ipaddress
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -13,30 +12,12 @@ import time
 import pytest
 
 from harness.errors import EnvironmentProblem
+from tests.integration.netns_echo import ECHO, NETNS_MARKS, PORT, PROBE
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(shutil.which("ip") is None or shutil.which("iptables") is None,
-                       reason="needs iproute2 and iptables"),
-]
+pytestmark = NETNS_MARKS
 
 from harness.control.local import LocalBackend, proc_start_time  # noqa: E402
 from harness.control.remote import Cluster, Remote, RemoteCommandError, RemoteTimeout  # noqa: E402
-
-ECHO = ("import socket,sys\n"
-        "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-        "s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)\n"
-        "print('listening', flush=True)\n"
-        "while True:\n"
-        "    c,_=s.accept(); c.settimeout(2)\n"
-        "    try: c.sendall(c.recv(64))\n"
-        "    except OSError: pass\n"
-        "    c.close()\n")
-PROBE = ("import socket,sys\n"
-         "s=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))\n"
-         "s.sendall(b'ping'); sys.exit(0 if s.recv(4)==b'ping' else 2)\n")
-PORT = 7000
 
 
 def host_out(*argv):

@@ -2,7 +2,6 @@
 
 import os
 import random
-import shutil
 import socket
 import sys
 import time
@@ -10,30 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(shutil.which("ip") is None or shutil.which("iptables") is None,
-                       reason="needs iproute2 and iptables"),
-]
+from tests.integration.netns_echo import ECHO, NETNS_MARKS, PORT, PROBE
+
+pytestmark = NETNS_MARKS
 
 from harness.control.local import LocalBackend  # noqa: E402
 from nemesis import grudge as G  # noqa: E402
 from nemesis.partition import PartitionNemesis, partition_generator, partition_schedule  # noqa: E402
 
-ECHO = ("import socket,sys\n"
-        "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-        "s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)\n"
-        "print('listening', flush=True)\n"
-        "while True:\n"
-        "    c,_=s.accept(); c.settimeout(2)\n"
-        "    try: c.sendall(c.recv(64))\n"
-        "    except OSError: pass\n"
-        "    c.close()\n")
-PROBE = ("import socket,sys\n"
-         "s=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))\n"
-         "s.sendall(b'ping'); sys.exit(0 if s.recv(4)==b'ping' else 2)\n")
-PORT = 7000
 NODES = ["n1", "n2", "n3"]
 
 

@@ -9,105 +9,20 @@
   ``--bug stale-read`` invalid (root, slow).
 """
 
-import http.client
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 
 import pytest
 
-from harness.targets.raft import RaftClient
-
-CLI = [sys.executable, "-m", "harness.cli"]
-
-
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
-class LoopbackCluster:
-    def __init__(self, tmp_path, n=3):
-        ports = free_ports(2 * n)
-        self.ids = [f"n{i + 1}" for i in range(n)]
-        self.peer = {i: ports[2 * k] for k, i in enumerate(self.ids)}
-        self.http = {i: ports[2 * k + 1] for k, i in enumerate(self.ids)}
-        self.dir = tmp_path
-        self.procs = {}
-
-    def start(self, node):
-        peers = ",".join(f"{i}=127.0.0.1:{self.peer[i]}" for i in self.ids)
-        argv = CLI + ["node", "raft", "--id", node, "--listen", f"127.0.0.1:{self.peer[node]}",
-                      "--http", f"127.0.0.1:{self.http[node]}", "--peers", peers,
-                      "--data", str(self.dir / node), "--election-timeout", "300",
-                      "--heartbeat", "30", "--snapshot-every", "50"]
-        log = open(self.dir / f"{node}.log", "ab")
-        self.procs[node] = subprocess.Popen(argv, stdout=log, stderr=log)
-
-    def kill9_all(self):
-        for p in self.procs.values():
-            p.send_signal(signal.SIGKILL)
-        for p in self.procs.values():
-            p.wait(10)
-
-    def stop(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs.values():
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-    def client(self, node="n1"):
-        return RaftClient("127.0.0.1", self.http[node], op_timeout_s=3.0, node_name=node)
-
-    def status(self, node):
-        return self.client(node).status()
-
-    def wait_leader(self, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                sts = [self.status(i) for i in self.ids]
-                leaders = {s["leader"] for s in sts}
-                if len(leaders) == 1 and None not in leaders and \
-                        any(s["role"] == "leader" and s["commit"] >= 1 for s in sts):
-                    return leaders.pop()
-            except (OSError, ValueError, http.client.HTTPException):
-                pass
-            time.sleep(0.05)
-        raise AssertionError("no leader")
+from tests.integration.loopback_cluster import (CLI, http_json, raft_leads_with_a_commit,
+                                                started_cluster)
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = LoopbackCluster(tmp_path)
-    for i in c.ids:
-        c.start(i)
-    yield c
-    c.stop()
-
-
-def http_json(port, method, path, body=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    conn.request(method, path, body=json.dumps(body) if body is not None else None)
-    r = conn.getresponse()
-    doc = json.loads(r.read())
-    conn.close()
-    return r.status, doc
+    yield from started_cluster(tmp_path, "raft", extra_args=["--snapshot-every", "50"],
+                               leader_ready=raft_leads_with_a_commit)
 
 
 def test_cluster_serves_the_http_api_with_redirects(cluster):

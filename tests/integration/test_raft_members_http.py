@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from reference_impl import http_api
-from tests.integration.test_raft_cluster import LoopbackCluster, http_json
+from tests.integration.loopback_cluster import http_json, raft_cluster
 
 import pytest
 
@@ -16,7 +16,7 @@ ALL = ["n1", "n2", "n3"]
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = LoopbackCluster(tmp_path)
+    c = raft_cluster(tmp_path)
     for i in c.ids:
         c.start(i)
     yield c

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from harness.targets.raft import RaftClient
-from tests.integration.test_raft_cluster import LoopbackCluster
+from tests.integration.loopback_cluster import raft_cluster
 from workloads import make_workload
 
 CLI = [sys.executable, "-m", "harness.cli"]
@@ -26,7 +26,7 @@ CLI = [sys.executable, "-m", "harness.cli"]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = LoopbackCluster(tmp_path_factory.mktemp("raft"))
+    c = raft_cluster(tmp_path_factory.mktemp("raft"))
     for i in c.ids:
         c.start(i)
     c.wait_leader()

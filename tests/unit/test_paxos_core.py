@@ -13,53 +13,27 @@ import pytest
 from reference_impl.paxos.core import (
     CANDIDATE, FOLLOWER, LEADER, NOOP, Config, PaxosCore, PersistentState, replay,
 )
+from tests.unit.sync_pump import SyncNet, elect
 
 CFG = Config(election_timeout=100.0, heartbeat_interval=10.0, max_batch=4)
 
 
-class Net:
+class Net(SyncNet):
+    leader_role = LEADER
+
     def __init__(self, ids, states=None, cfg=CFG, bug=None):
-        self.now = 0.0
+        super().__init__({i: PaxosCore(i, ids, config=cfg, rng=random.Random(sum(map(ord, i))),
+                                       now=0.0, state=(states or {}).get(i), bug=bug)
+                          for i in ids}, pump_rounds=200)
         self.cfg = cfg
         self.ids = ids
-        self.nodes = {i: PaxosCore(i, ids, config=cfg, rng=random.Random(sum(map(ord, i))),
-                                   now=0.0, state=(states or {}).get(i), bug=bug) for i in ids}
-        self.down: set = set()
         self.applied = {i: [] for i in ids}
         self.disk = {i: [] for i in ids}
-        self.sent = []
 
-    def pump(self, rounds=200):
-        for _ in range(rounds):
-            moved = False
-            for i, n in self.nodes.items():
-                if i in self.down:
-                    continue
-                r = n.take_ready()
-                if r.empty():
-                    continue
-                moved = True
-                self.disk[i] += r.writes + r.learned
-                n.persisted(self.now, r.seq)
-                self.applied[i] += r.committed
-                for m in r.messages:
-                    self.sent.append(m)
-                    if m["to"] not in self.down:
-                        self.nodes[m["to"]].receive(self.now, m)
-            if not moved:
-                return
-
-    def advance(self, ms, step=5.0):
-        end = self.now + ms
-        while self.now < end:
-            self.now += step
-            for i, n in self.nodes.items():
-                if i not in self.down and self.now >= n.next_wakeup():
-                    n.tick(self.now)
-            self.pump()
-
-    def leaders(self):
-        return [i for i, n in self.nodes.items() if n.role == LEADER and i not in self.down]
+    def on_ready(self, i, node, ready):
+        self.disk[i] += ready.writes + ready.learned
+        node.persisted(self.now, ready.seq)
+        self.applied[i] += ready.committed
 
     def restart(self, i):
         """Rebuild node ``i`` from what its disk holds."""
@@ -69,13 +43,6 @@ class Net:
 
 
 IDS = ["a", "b", "c"]
-
-
-def elect(net):
-    net.advance(400)
-    leaders = net.leaders()
-    assert len(leaders) == 1
-    return leaders[0]
 
 
 def put(i):

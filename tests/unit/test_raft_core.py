@@ -12,63 +12,30 @@ import pytest
 from reference_impl.raft.core import (
     CANDIDATE, FOLLOWER, LEADER, PRE_CANDIDATE, Config, PersistentState, RaftCore, Snapshot,
 )
+from tests.unit.sync_pump import SyncNet, elect
 
 CFG = Config(election_timeout=100.0, heartbeat_interval=10.0, max_batch=4, max_inflight=100)
 
 
-class Net:
+class Net(SyncNet):
+    leader_role = LEADER
+
     def __init__(self, ids, states=None, cfg=CFG):
-        self.now = 0.0
-        self.nodes = {i: RaftCore(i, ids, config=cfg, rng=random.Random(sum(map(ord, i))),
-                                  now=0.0, state=(states or {}).get(i)) for i in ids}
-        self.down: set = set()
+        super().__init__({i: RaftCore(i, ids, config=cfg, rng=random.Random(sum(map(ord, i))),
+                                      now=0.0, state=(states or {}).get(i)) for i in ids},
+                         pump_rounds=50)
         self.applied = {i: [] for i in ids}
         self.reads = {i: [] for i in ids}
         self.failed_reads = {i: [] for i in ids}
-        self.sent = []
 
-    def pump(self, rounds=50):
-        for _ in range(rounds):
-            moved = False
-            for i, n in self.nodes.items():
-                if i in self.down:
-                    continue
-                r = n.take_ready()
-                if r.empty():
-                    continue
-                moved = True
-                n.persisted(self.now, r.last_index, r.last_term)
-                self.applied[i] += [(idx, t) for idx, t, _c in r.committed]
-                self.reads[i] += r.reads
-                self.failed_reads[i] += r.failed_reads
-                for m in r.messages:
-                    self.sent.append(m)
-                    if m["to"] not in self.down and i not in self.down:
-                        self.nodes[m["to"]].receive(self.now, m)
-            if not moved:
-                return
-
-    def advance(self, ms, step=5.0):
-        end = self.now + ms
-        while self.now < end:
-            self.now += step
-            for i, n in self.nodes.items():
-                if i not in self.down and self.now >= n.next_wakeup():
-                    n.tick(self.now)
-            self.pump()
-
-    def leaders(self):
-        return [i for i, n in self.nodes.items() if n.role == LEADER and i not in self.down]
+    def on_ready(self, i, node, ready):
+        node.persisted(self.now, ready.last_index, ready.last_term)
+        self.applied[i] += [(idx, t) for idx, t, _c in ready.committed]
+        self.reads[i] += ready.reads
+        self.failed_reads[i] += ready.failed_reads
 
 
 IDS = ["a", "b", "c"]
-
-
-def elect(net):
-    net.advance(400)
-    leaders = net.leaders()
-    assert len(leaders) == 1
-    return leaders[0]
 
 
 def test_a_leader_is_elected_and_commits_its_noop():

@@ -1,7 +1,8 @@
 """Single-server membership changes in the sans-I/O Raft core (thesis 4.1), driven by hand.
 
-A synchronous pump (as in test_raft_core.py) persists every Ready at once and delivers its
-messages in order, except to and from nodes cut off with ``net.down``; the rest is the real core.
+A synchronous pump (sync_pump.SyncNet, as in test_raft_core.py) persists every Ready at once
+and delivers its messages in order, except to and from nodes cut off with ``net.down``; the rest
+is the real core.
 """
 
 import random
@@ -13,54 +14,33 @@ from reference_impl.raft.core import (
     RaftCore, Snapshot,
 )
 from reference_impl.raft.storage import RaftStorage
+from tests.unit.sync_pump import SyncNet
 
 CFG = Config(election_timeout=100.0, heartbeat_interval=10.0, max_batch=4, max_inflight=100)
 IDS = ["a", "b", "c", "d", "e"]
 
 
-class Net:
+class Net(SyncNet):
+    leader_role = LEADER
+
     def __init__(self, ids, states=None, cfg=CFG):
-        self.now = 0.0
+        super().__init__({i: RaftCore(i, ids, config=cfg, rng=random.Random(sum(map(ord, i))),
+                                      now=0.0, state=(states or {}).get(i)) for i in ids},
+                         pump_rounds=60)
         self.cfg = cfg
         self.ids = ids
-        self.nodes = {i: RaftCore(i, ids, config=cfg, rng=random.Random(sum(map(ord, i))),
-                                  now=0.0, state=(states or {}).get(i)) for i in ids}
-        self.down: set = set()
         self.committed = {i: [] for i in ids}
         self.roles = {i: set() for i in ids}   # every role each node took
 
-    def pump(self, rounds=60):
-        for _ in range(rounds):
-            moved = False
-            for i, n in self.nodes.items():
-                if i in self.down:
-                    continue
-                r = n.take_ready()
-                self.roles[i].add(n.role)
-                if r.empty():
-                    continue
-                moved = True
-                n.persisted(self.now, r.last_index, r.last_term)
-                self.committed[i] += [(idx, t, c) for idx, t, c in r.committed]
-                for m in r.messages:
-                    if m["to"] not in self.down:
-                        self.nodes[m["to"]].receive(self.now, m)
-                        self.roles[m["to"]].add(self.nodes[m["to"]].role)
-            if not moved:
-                return
+    def on_ready(self, i, node, ready):
+        node.persisted(self.now, ready.last_index, ready.last_term)
+        self.committed[i] += [(idx, t, c) for idx, t, c in ready.committed]
 
-    def advance(self, ms, step=5.0):
-        end = self.now + ms
-        while self.now < end:
-            self.now += step
-            for i, n in self.nodes.items():
-                if i not in self.down and self.now >= n.next_wakeup():
-                    n.tick(self.now)
-                    self.roles[i].add(n.role)
-            self.pump()
+    def observe(self, i, node):
+        self.roles[i].add(node.role)
 
     def leader(self):
-        leaders = [i for i, n in self.nodes.items() if n.role == LEADER and i not in self.down]
+        leaders = self.leaders()
         assert len(leaders) == 1, leaders
         return leaders[0]
 
