@@ -78,9 +78,13 @@ def _realtime_events(txns):
 
 def realtime_reduction(txns) -> list[tuple[int, int]]:
     """Pairs ``(a, b)``: ``ok`` txn a completed before ok txn b was invoked, transitively reduced."""
+    return list(_realtime_pairs(txns))
+
+
+def _realtime_pairs(txns):
+    """:func:`realtime_reduction`'s pairs, one at a time, in order."""
     frontier: set[int] = set()
     preds: dict[int, tuple] = {}
-    pairs = []
     codes, n = _realtime_events(txns)
     for c in codes:
         ev, tid = divmod(c, n)
@@ -89,10 +93,9 @@ def realtime_reduction(txns) -> list[tuple[int, int]]:
         else:
             ps = preds.pop(tid)
             for p in ps:
-                pairs.append((p, tid))
+                yield p, tid
             frontier.difference_update(ps)
             frontier.add(tid)
-    return pairs
 
 
 def add_realtime_edges(g: Graph, txns) -> None:
@@ -102,20 +105,9 @@ def add_realtime_edges(g: Graph, txns) -> None:
         if c.realtime_edges(txns, g.out, REALTIME):
             return
     out = g.out
-    frontier: set[int] = set()
-    preds: dict[int, tuple] = {}
-    codes, n = _realtime_events(txns)
-    for c in codes:
-        ev, tid = divmod(c, n)
-        if not ev & 1:
-            preds[tid] = tuple(frontier)
-        else:
-            ps = preds.pop(tid)
-            for p in ps:
-                d = out[p]
-                d[tid] = d.get(tid, 0) | REALTIME
-            frontier.difference_update(ps)
-            frontier.add(tid)
+    for p, tid in _realtime_pairs(txns):
+        d = out[p]
+        d[tid] = d.get(tid, 0) | REALTIME
 
 
 def _trim(g: Graph) -> list[int] | None:

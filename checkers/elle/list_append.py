@@ -79,6 +79,31 @@ def repeated_key_txns(txns):
 _UNKNOWN_EMPTY = (False, ())
 
 
+def _internal_case(t, k, read, st):
+    """The internal case of ``t`` reading ``read`` (a tuple) of ``k`` after its own earlier
+    micro-ops left ``st`` (``(known_prefix?, tuple)``: the whole list, or only its end), or None
+    when they agree."""
+    known, lst = st
+    if known:
+        if read == lst:
+            return None
+    else:
+        i = len(read) - len(lst)
+        if i >= 0 and read[i:] == lst:
+            return None
+    return {"op": t.index, "mop": ["r", k, list(read)],
+            "expected": list(lst) if known else ["..."] + list(lst)}
+
+
+def _future_read_case(t, k, v, reads):
+    """The future-read case of ``t`` appending ``v`` to ``k`` after it read ``reads`` (non-empty
+    lists) of ``k``, or None when none of them holds ``v``."""
+    hit = next((r for r in reads if v in r), None)
+    if hit is None:
+        return None
+    return {"op": t.index, "mop": ["r", k, list(hit)], "element": v}
+
+
 def internal_cases(txns):
     """A read inconsistent with the transaction's own earlier reads/appends of that key."""
     cases = []
@@ -93,17 +118,10 @@ def internal_cases(txns):
             else:
                 v = tuple(v) if v else ()
                 s = state.get(k)
-                if s is not None:
-                    known, lst = s
-                    if known:
-                        bad = v != lst
-                    else:
-                        i = len(v) - len(lst)
-                        bad = i < 0 or v[i:] != lst
-                    if bad:
-                        cases.append({"op": t.index, "mop": ["r", k, list(v)],
-                                      "expected": list(lst) if known else ["..."] + list(lst)})
-                        break
+                case = _internal_case(t, k, v, s) if s is not None else None
+                if case is not None:
+                    cases.append(case)
+                    break
                 state[k] = (True, v)
     return cases
 
@@ -122,9 +140,9 @@ def future_read_cases(txns):
                         read = {}
                     read.setdefault(k, []).append(v)
             elif read is not None and k in read:
-                hit = next((r for r in read[k] if v in r), None)
-                if hit is not None:
-                    cases.append({"op": t.index, "mop": ["r", k, list(hit)], "element": v})
+                case = _future_read_case(t, k, v, read[k])
+                if case is not None:
+                    cases.append(case)
                     break
     return cases
 
@@ -158,9 +176,9 @@ def self_cases(txns, multi):
                     known, lst = state.get(k, _UNKNOWN_EMPTY)
                     state[k] = (known, lst + (v,))
                 if fut_on and k in fread:
-                    hit = next((r for r in fread[k] if v in r), None)
-                    if hit is not None:
-                        future.append({"op": t.index, "mop": ["r", k, list(hit)], "element": v})
+                    case = _future_read_case(t, k, v, fread[k])
+                    if case is not None:
+                        future.append(case)
                         fut_on = False
                 if k not in written and k in lreads:
                     groups.setdefault((k, lreads[k]), []).append(t.index)
@@ -171,17 +189,10 @@ def self_cases(txns, multi):
             if int_on:
                 tv = tuple(v) if v else ()
                 st = state.get(k)
-                if st is not None:
-                    known, lst = st
-                    if known:
-                        bad = tv != lst
-                    else:
-                        i = len(tv) - len(lst)
-                        bad = i < 0 or tv[i:] != lst
-                    if bad:
-                        internal.append({"op": t.index, "mop": ["r", k, list(tv)],
-                                         "expected": list(lst) if known else ["..."] + list(lst)})
-                        int_on = False
+                case = _internal_case(t, k, tv, st) if st is not None else None
+                if case is not None:
+                    internal.append(case)
+                    int_on = False
                 if int_on:
                     state[k] = (True, tv)
             if fut_on and v:
@@ -440,7 +451,7 @@ class Analysis:
 
     def explain(self, a, b, label):
         """Why txn ``a`` precedes ``b`` by ``label``: a dict with key/value, or None."""
-        ta, tb = self.txns[a], self.txns[b]
+        tb = self.txns[b]
         if label == WR:
             for f, k, v in tb.mops:
                 if f == "r" and v and self.writes.get((k, v[-1])) == a:
