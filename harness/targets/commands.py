@@ -27,8 +27,9 @@ import time
 from typing import Any
 
 from harness.control.remote import RemoteCommandError
-from harness.errors import EnvironmentProblem, InputError
+from harness.errors import EnvironmentProblem
 from harness.targets.commands_options import normalize_options, placeholder_values, render, render_plain
+from harness.targets.node_ref import resolve_node
 
 class CommandsDB:
     """The DB half of the commands target. Capabilities: kill/start, pause/resume, primaries
@@ -240,12 +241,7 @@ class CommandsDB:
 
 
 def _node(cluster, node):
-    if not isinstance(node, str):
-        return node
-    for n in cluster.nodes:
-        if n.name == node:
-            return n
-    raise InputError(f"commands target: unknown node {node!r}")
+    return resolve_node(cluster, node, "commands target")
 
 
 def make_commands_target(options: dict | None):

@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.errors import EnvironmentProblem, InputError
 from harness.targets.etcd_client import EtcdClient, EtcdClientFactory, RequestError
+from harness.targets.node_ref import node_name, resolve_node
 
 __all__ = ["DEFAULTS", "EtcdDB", "EtcdClient", "EtcdClientFactory", "normalize_options"]
 
@@ -169,7 +170,7 @@ class EtcdDB:
 
     def kill(self, cluster, node) -> None:
         """SIGKILL the node's etcd and wait until it is gone (no-op if not running)."""
-        remote = cluster.remote(_name(node))
+        remote = cluster.remote(node_name(node))
         pid = remote.daemon_pid(DAEMON)
         if pid is None:
             return
@@ -177,7 +178,7 @@ class EtcdDB:
         deadline = time.monotonic() + 10
         while remote.daemon_pid(DAEMON) is not None or _threads_alive(remote, pid):
             if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"etcd on {_name(node)} still running 10 s after SIGKILL")
+                raise EnvironmentProblem(f"etcd on {node_name(node)} still running 10 s after SIGKILL")
             time.sleep(0.05)
 
     def start(self, cluster, node) -> None:
@@ -193,10 +194,10 @@ class EtcdDB:
         self._start(cluster, n, "existing")
 
     def pause(self, cluster, node) -> None:
-        cluster.remote(_name(node)).signal_daemon(DAEMON, signal.SIGSTOP)
+        cluster.remote(node_name(node)).signal_daemon(DAEMON, signal.SIGSTOP)
 
     def resume(self, cluster, node) -> None:
-        cluster.remote(_name(node)).signal_daemon(DAEMON, signal.SIGCONT)
+        cluster.remote(node_name(node)).signal_daemon(DAEMON, signal.SIGCONT)
 
     def primaries(self, cluster) -> list[str]:
         """Names of the nodes that currently believe they are the leader (usually one).
@@ -295,17 +296,8 @@ _ERROR_RE = re.compile(r"error|fatal|panic|flag provided|not defined|invalid|can
                        re.IGNORECASE)
 
 
-def _name(node) -> str:
-    return node if isinstance(node, str) else node.name
-
-
 def _node(cluster, node):
-    if not isinstance(node, str):
-        return node
-    for n in cluster.nodes:
-        if n.name == node:
-            return n
-    raise InputError(f"etcd: unknown node {node!r}")
+    return resolve_node(cluster, node, "etcd")
 
 
 def _threads_alive(remote, pid: int) -> bool:

@@ -12,12 +12,8 @@ import signal
 import time
 
 from harness.control.splitbrain_runtime import splitbrain_command
-from harness.errors import EnvironmentProblem, InputError
-
-
-def node_name(node) -> str:
-    """The name of a node given as a name or a node."""
-    return node if isinstance(node, str) else node.name
+from harness.errors import EnvironmentProblem
+from harness.targets.node_ref import node_name, resolve_node
 
 
 def each_node(cluster, fn, raise_first: bool = True) -> list[str]:
@@ -55,12 +51,7 @@ class ReferenceStoreDB:
         return f"{str(remote.node_dir).rstrip('/')}/data/{self.daemon}"
 
     def _node(self, cluster, node):
-        if not isinstance(node, str):
-            return node
-        for n in cluster.nodes:
-            if n.name == node:
-                return n
-        raise InputError(f"{self.daemon}: unknown node {node!r}")
+        return resolve_node(cluster, node, self.daemon)
 
     def _start(self, cluster, node) -> None:
         remote = cluster.remote(node.name)
