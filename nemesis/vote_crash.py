@@ -307,8 +307,8 @@ class VoteCrashNemesis:
             with self.lock:
                 self.crashes.append({"node": node, "voted_for": voted_for, "term": term,
                                      "delay_ms": delay_ms, "down_ms": down_ms})
-            if down_ms and self._stop.wait(down_ms / 1000.0):
-                pass  # disarmed while down: restart now
+            if down_ms:
+                self._stop.wait(down_ms / 1000.0)  # cut short when disarmed: restart now
             self.db.start(self.cluster, node)
         except Exception as e:  # noqa: BLE001 - reported in the stop op; heal retries the start
             with self.lock:
